@@ -1,0 +1,283 @@
+"""The one exception tree of seedance_nb.
+
+Every error the toolkit raises on purpose is a ``SeedanceError``; foreign errors (httpx, sqlite3, OSError)
+are mapped to it in exactly one place each and raised ``from`` the original::
+
+    SeedanceError
+    ├── ConfigError                    a setting is missing or wrong (no API key, bad base URL)
+    ├── ValidationError                a request is invalid; ``.problems`` lists every one of them
+    ├── APIError                       Crun answered with an error (``.status_code``, ``.code``, ``.message``)
+    │   ├── AuthenticationError        401 / 403  the key is missing, wrong or disabled
+    │   ├── InsufficientCreditsError   402        the balance cannot pay for the task
+    │   ├── NotFoundError              404        no such task or asset
+    │   ├── RejectedError              422        the server refused the input
+    │   ├── RateLimitError             429        too many requests (``.retry_after``)
+    │   ├── ModerationError            451        the input or output was refused by moderation
+    │   ├── MaintenanceError           455        the service is in maintenance
+    │   ├── ServerError                500 / 5xx  the server failed
+    │   ├── GenerationFailedError      501        the generation failed (a resubmit may succeed)
+    │   └── FeatureDisabledError       505        the feature is switched off
+    ├── TransportError                 no answer: connection refused, dropped, timed out (safe to retry)
+    ├── SubmissionUnknownError         CreateTask left but no answer came back: the task may exist
+    ├── GenerationTimeout              (also a TimeoutError) the whole-job deadline passed; ``.task_id``
+    ├── BudgetExceededError            a sweep's estimate or running total passes ``max_credits``
+    ├── AssetFailedError               an uploaded asset failed review
+    └── MediaError                     a result could not be archived
+        └── MediaExpiredError          the result URL is gone (Crun keeps media about 14 days)
+
+Example:
+    >>> import seedance_nb as sn
+    >>> try:
+    ...     sn.R2VRequest(prompt="", reference_images=[]).to_payload()
+    ... except sn.SeedanceError as exc:
+    ...     print(type(exc).__name__)
+    ValidationError
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "APIError",
+    "AssetFailedError",
+    "AuthenticationError",
+    "BudgetExceededError",
+    "ConfigError",
+    "FeatureDisabledError",
+    "GenerationFailedError",
+    "GenerationTimeout",
+    "InsufficientCreditsError",
+    "MaintenanceError",
+    "MediaError",
+    "MediaExpiredError",
+    "ModerationError",
+    "NotFoundError",
+    "Problem",
+    "RateLimitError",
+    "RejectedError",
+    "SeedanceError",
+    "ServerError",
+    "SubmissionUnknownError",
+    "TransportError",
+    "ValidationError",
+    "error_for_code",
+]
+
+
+class SeedanceError(Exception):
+    """Root of every error seedance_nb raises on purpose."""
+
+
+class ConfigError(SeedanceError):
+    """A setting is missing or malformed; the message says how to set it."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a request: the field, the value, the limit and the fix."""
+
+    field: str
+    value: Any
+    limit: str
+    fix: str
+
+    def __str__(self) -> str:
+        shown = _short(self.value)
+        return f"{self.field} = {shown}: {self.limit}. {self.fix}"
+
+
+class ValidationError(SeedanceError, ValueError):
+    """A request is invalid. ``problems`` holds every problem found, not only the first.
+
+    Example:
+        >>> err = ValidationError([Problem("duration", 20, "must be 4–15 seconds", "Use 15 or less.")])
+        >>> err.fields
+        ['duration']
+    """
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        count = len(self.problems)
+        head = f"{count} problem{'s' if count != 1 else ''} in the request (nothing was sent):"
+        super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
+
+    @property
+    def fields(self) -> list[str]:
+        """The names of the fields that have a problem, in order."""
+        return [p.field for p in self.problems]
+
+
+class APIError(SeedanceError):
+    """Crun answered with an error code, as the HTTP status or as ``code`` in a 200 body.
+
+    Attributes:
+        status_code: the HTTP status of the answer.
+        code: Crun's ``code`` from the body (or the HTTP status when the body has none).
+        message: Crun's ``message``, or a snippet of a body that was not JSON.
+        errors: the ``errors`` list of the body, when there is one.
+    """
+
+    default_hint = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: int | None = None,
+        errors: Sequence[str] = (),
+        endpoint: str = "",
+    ):
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.errors = tuple(errors)
+        self.endpoint = endpoint
+        where = f" from {endpoint}" if endpoint else ""
+        text = f"Crun answered {code if code is not None else status_code}{where}: {message}"
+        if self.errors:
+            text += " (" + "; ".join(self.errors) + ")"
+        if self.default_hint:
+            text += f". {self.default_hint}"
+        super().__init__(text)
+
+
+class AuthenticationError(APIError):
+    """401/403: the key is missing, wrong or disabled."""
+
+    default_hint = "Check CRUN_API_KEY (or api_key=); keys look like 'ak_' and 32 letters or digits"
+
+
+class InsufficientCreditsError(APIError):
+    """402: the balance cannot pay for the task. Nothing was charged."""
+
+    default_hint = "Top up your Crun credits, or lower duration/resolution; client.estimate() prices a request"
+
+
+class NotFoundError(APIError):
+    """404: no such task or asset."""
+
+
+class RejectedError(APIError):
+    """422: the server refused the input (bad field, unreachable media URL)."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests. ``retry_after`` holds the server's advice in seconds, if any."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class ModerationError(APIError):
+    """451: moderation refused the input (no task was created) or the output (the task failed)."""
+
+    default_hint = "Rephrase the prompt or change the references; upload real faces as assets first"
+
+
+class MaintenanceError(APIError):
+    """455: the service is in maintenance; try again later."""
+
+
+class ServerError(APIError):
+    """500 and other 5xx: the server failed."""
+
+
+class GenerationFailedError(APIError):
+    """501: the generation failed. A resubmit may succeed."""
+
+
+class FeatureDisabledError(APIError):
+    """505: the feature is switched off for this account or model."""
+
+
+class TransportError(SeedanceError):
+    """No answer arrived (connection refused, dropped, or timed out) for a request that is safe to repeat."""
+
+
+class SubmissionUnknownError(SeedanceError):
+    """CreateTask was sent but no answer came back: the task may exist and may be charged.
+
+    It is never resubmitted automatically. ``sn.resume()`` and the task log keep it visible;
+    ``sn.resubmit(local_id)`` is the only way to send it again.
+    """
+
+    def __init__(self, message: str, *, local_id: str | None = None):
+        self.local_id = local_id
+        super().__init__(message)
+
+
+class GenerationTimeout(SeedanceError, TimeoutError):
+    """The whole-job deadline passed. The task goes on at Crun; ``sn.resume()`` picks it up later."""
+
+    def __init__(self, message: str, *, task_id: str | None = None, local_id: str | None = None):
+        self.task_id = task_id
+        self.local_id = local_id
+        super().__init__(message)
+
+
+class BudgetExceededError(SeedanceError):
+    """A sweep would spend more than ``max_credits``; nothing beyond the cap was submitted."""
+
+    def __init__(self, message: str, *, estimate: float, cap: float):
+        self.estimate = estimate
+        self.cap = cap
+        super().__init__(message)
+
+
+class AssetFailedError(SeedanceError):
+    """An asset failed Crun's review; upload it again or use another file."""
+
+
+class MediaError(SeedanceError):
+    """A result could not be downloaded or verified."""
+
+
+class MediaExpiredError(MediaError):
+    """The result URL no longer serves the file (Crun keeps media about 14 days)."""
+
+
+_BY_CODE: Mapping[int, type[APIError]] = {
+    401: AuthenticationError,
+    403: AuthenticationError,
+    402: InsufficientCreditsError,
+    404: NotFoundError,
+    422: RejectedError,
+    429: RateLimitError,
+    451: ModerationError,
+    455: MaintenanceError,
+    500: ServerError,
+    501: GenerationFailedError,
+    505: FeatureDisabledError,
+}
+
+
+def error_for_code(code: int | None) -> type[APIError]:
+    """The exception class for a Crun code.
+
+    Example:
+        >>> error_for_code(402).__name__
+        'InsufficientCreditsError'
+        >>> error_for_code(503).__name__
+        'ServerError'
+    """
+    if code is None:
+        return APIError
+    if code in _BY_CODE:
+        return _BY_CODE[code]
+    if 500 <= code < 600:
+        return ServerError
+    return APIError
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    try:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
