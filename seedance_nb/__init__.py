@@ -1,0 +1,96 @@
+"""seedance_nb — JupyterLab toolkit for Seedance 2.0 Mini reference-to-video on Crun.
+
+The public surface is curated here; heavy modules (pandas, ipywidgets, the simulator) load on first use so
+``import seedance_nb`` stays fast.
+
+Example:
+    >>> import seedance_nb as sn
+    >>> sn.R2VRequest(prompt="[Image1] runs", reference_images=["https://x.org/a.png"]).to_payload()["model"]
+    'bytedance/seedance2-0-mini-r2v'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+from .client import Client
+from .errors import (
+    APIError,
+    AssetFailedError,
+    AssetTimeout,
+    AuthenticationError,
+    BudgetExceededError,
+    ConfigError,
+    FeatureDisabledError,
+    GenerationFailedError,
+    GenerationTimeout,
+    InsufficientCreditsError,
+    MaintenanceError,
+    MediaError,
+    MediaExpiredError,
+    ModerationError,
+    NotFoundError,
+    Problem,
+    RateLimitError,
+    RejectedError,
+    SeedanceError,
+    ServerError,
+    SubmissionUnknownError,
+    TransportError,
+    ValidationError,
+)
+from .models import MODEL_PROFILES, AssetInfo, Estimate, R2VRequest, TaskInfo
+from .retrying import RetryPolicy
+
+# name -> module that defines it, imported on first access
+_LAZY: dict[str, str] = {}
+
+__all__ = [
+    "MODEL_PROFILES",
+    "APIError",
+    "AssetFailedError",
+    "AssetInfo",
+    "AssetTimeout",
+    "AuthenticationError",
+    "BudgetExceededError",
+    "Client",
+    "ConfigError",
+    "Estimate",
+    "FeatureDisabledError",
+    "GenerationFailedError",
+    "GenerationTimeout",
+    "InsufficientCreditsError",
+    "MaintenanceError",
+    "MediaError",
+    "MediaExpiredError",
+    "ModerationError",
+    "NotFoundError",
+    "Problem",
+    "R2VRequest",
+    "RateLimitError",
+    "RejectedError",
+    "RetryPolicy",
+    "SeedanceError",
+    "ServerError",
+    "SubmissionUnknownError",
+    "TaskInfo",
+    "TransportError",
+    "ValidationError",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'seedance_nb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

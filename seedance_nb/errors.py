@@ -22,6 +22,7 @@ are mapped to it in exactly one place each and raised ``from`` the original::
     ├── GenerationTimeout              (also a TimeoutError) the whole-job deadline passed; ``.task_id``
     ├── BudgetExceededError            a sweep's estimate or running total passes ``max_credits``
     ├── AssetFailedError               an uploaded asset failed review
+    ├── AssetTimeout                   (also a TimeoutError) an asset stayed ``Processing`` too long
     └── MediaError                     a result could not be archived
         └── MediaExpiredError          the result URL is gone (Crun keeps media about 14 days)
 
@@ -44,6 +45,7 @@ from typing import Any
 __all__ = [
     "APIError",
     "AssetFailedError",
+    "AssetTimeout",
     "AuthenticationError",
     "BudgetExceededError",
     "ConfigError",
@@ -232,6 +234,10 @@ class BudgetExceededError(SeedanceError):
 
 class AssetFailedError(SeedanceError):
     """An asset failed Crun's review; upload it again or use another file."""
+
+
+class AssetTimeout(SeedanceError, TimeoutError):
+    """An asset stayed ``Processing`` past the wait's deadline; wait again later."""
 
 
 class MediaError(SeedanceError):

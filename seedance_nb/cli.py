@@ -1,0 +1,53 @@
+"""The ``seedance-nb`` command: ``simulate``, ``demo``, ``log``, ``resume``.
+
+Example:
+    $ seedance-nb simulate --port 8765 --latency 5
+    $ seedance-nb demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="seedance-nb", description=__doc__.splitlines()[0] if __doc__ else None)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("simulate", help="run the Crun simulator in the foreground", add_help=False)
+    demo = commands.add_parser("demo", help="end-to-end run against the embedded simulator")
+    demo.add_argument("--latency", type=float, default=1.0, help="simulated seconds per task (default 1)")
+    commands.add_parser("log", help="print the task log")
+    commands.add_parser("resume", help="poll every unfinished task in the log to its end")
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "simulate":
+        from .simulator.server import main as simulate
+
+        return simulate(rest) or 0
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return asyncio.run(run_demo(latency=args.latency))
+    if args.command == "log":
+        from .tasklog import TaskLog
+
+        frame = TaskLog().df()
+        columns = ["local_id", "task_id", "status", "submitted_at", "elapsed_s", "credits", "prompt", "video_path"]
+        print(frame[columns].to_string(index=False) if len(frame) else "the task log is empty")
+        return 0
+    from .generate import resume
+
+    summary = asyncio.run(resume())
+    print(summary.to_string(index=False) if len(summary) else "nothing to resume")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""The validation rules of a request (CRUN_API.md §0 and §4, rules 1–6), as pure functions.
+
+Each rule returns a list of ``Problem`` (field, value, limit, fix); ``check_request`` runs them all so a
+user sees every mistake of a request at once. Only the local-file rule touches the disk, through
+``localfiles.check_local_files``.
+
+Example:
+    >>> from seedance_nb.models import R2VRequest
+    >>> [p.field for p in check_request(R2VRequest(prompt=" ", duration=3), check_files=False)]
+    ['prompt', 'reference_images', 'duration']
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .errors import Problem
+
+if TYPE_CHECKING:
+    from .models import R2VRequest
+
+__all__ = ["LIMITS", "check_callback_url", "check_request"]
+
+LIMITS = {"reference_images": 9, "reference_videos": 3, "reference_audios": 3, "total": 12}
+_TOKEN_KIND = {"Image": "reference_images", "Video": "reference_videos", "Audio": "reference_audios"}
+_TOKEN = re.compile(r"\[(Image|Video|Audio)([1-9]\d*)\]")
+_LOOSE_TOKEN = re.compile(r"(?:@\s*(image|video|audio)\s*(\d+)|\[\s*(image|video|audio)\s*(\d+)\s*\])", re.I)
+_ASSET = re.compile(r"^asset://[A-Za-z0-9][A-Za-z0-9._-]*$")
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+_DOCUMENTED_INPUT = {"prompt", "reference_images", "reference_videos", "reference_audios", "resolution",
+                     "aspect_ratio", "duration", "audio", "return_last_frame", "byteplus_fallback"}
+
+
+def check_request(req: R2VRequest, *, check_files: bool = True) -> list[Problem]:
+    """Every problem of ``req``; local files are probed when ``check_files`` is true."""
+    problems = [
+        *check_model(req),
+        *check_prompt(req),
+        *check_reference_counts(req),
+        *check_reference_forms(req),
+        *check_options(req),
+        *check_extra(req.extra),
+    ]
+    if check_files:
+        from .localfiles import check_local_files
+
+        problems += check_local_files(req)
+    return sorted(problems, key=_field_order)
+
+
+_FIELD_ORDER = ("model", "prompt", "reference_images", "reference_videos", "reference_audios", "references",
+                "resolution", "aspect_ratio", "duration", "audio", "return_last_frame", "byteplus_fallback",
+                "extra", "callback_url")
+_WHERE = re.compile(r"^(\w+)(?:\[(\d+)\])?")
+
+
+def _field_order(problem: Problem) -> tuple[int, int]:
+    """Problems read in the order of the request's fields, references by index (sorting is stable)."""
+    match = _WHERE.match(problem.field)
+    name, index = (match.group(1), int(match.group(2) or -1)) if match else (problem.field, -1)
+    rank = _FIELD_ORDER.index(name) if name in _FIELD_ORDER else len(_FIELD_ORDER)
+    return rank, index
+
+
+def check_model(req: R2VRequest) -> list[Problem]:
+    """The model id is one of the r2v profiles."""
+    from .models import MODEL_PROFILES
+
+    if req.model in MODEL_PROFILES:
+        return []
+    return [Problem("model", req.model, f"is not a reference-to-video model on Crun",
+                    f"Use one of {', '.join(MODEL_PROFILES)} (Mini is the default).")]
+
+
+def check_prompt(req: R2VRequest) -> list[Problem]:
+    """The prompt is text, not blank, and every [ImageN]/[VideoN]/[AudioN] is within the counts."""
+    if not isinstance(req.prompt, str):
+        return [Problem("prompt", req.prompt, "must be a string", "Pass the prompt as text.")]
+    if not req.prompt.strip():
+        return [Problem("prompt", req.prompt, "must not be empty or blank",
+                        "Describe the video, naming references as [Image1], [Video1], [Audio1].")]
+    problems: list[Problem] = []
+    counts = {name: len(refs) for name, refs in req.references.items()}
+    for kind, number in sorted({(m.group(1), int(m.group(2))) for m in _TOKEN.finditer(req.prompt)}):
+        field = _TOKEN_KIND[kind]
+        have = counts[field]
+        if number > have:
+            given = f"only {have} {kind.lower()}{'s' if have != 1 else ''}" if have else f"no {field}"
+            problems.append(Problem("prompt", f"[{kind}{number}]", f"refers to {kind} {number} but the request "
+                                    f"has {given}", f"Add {field} entries or use [{kind}1]…[{kind}{have}]."
+                                    if have else f"Add a reference to {field} or remove [{kind}{number}]."))
+    for match in _LOOSE_TOKEN.finditer(req.prompt):
+        kind = (match.group(1) or match.group(3)).capitalize()
+        number = match.group(2) or match.group(4)
+        right = f"[{kind}{number}]"
+        if match.group(0) != right:
+            problems.append(Problem("prompt", match.group(0), "is not how Crun names a reference",
+                                    f"Write {right} (capitalised, in square brackets, no space)."))
+    return problems
+
+
+def check_reference_counts(req: R2VRequest) -> list[Problem]:
+    """At most 9 images, 3 videos, 3 audios, 12 in all; at least one image or video; audio never alone."""
+    problems: list[Problem] = []
+    refs = req.references
+    for name, refs_ in refs.items():
+        if len(refs_) > LIMITS[name]:
+            problems.append(Problem(name, f"{len(refs_)} entries", f"allows at most {LIMITS[name]}",
+                                    f"Keep the {LIMITS[name]} most important ones."))
+    total = sum(len(r) for r in refs.values())
+    if total > LIMITS["total"]:
+        problems.append(Problem("references", f"{total} files", "allows at most 12 files in all",
+                                "Drop some images, videos or audios."))
+    if not refs["reference_images"] and not refs["reference_videos"]:
+        if refs["reference_audios"]:
+            problems.append(Problem("reference_audios", f"{len(refs['reference_audios'])} entries",
+                                    "cannot be used alone", "Add at least one reference image or video."))
+        else:
+            problems.append(Problem("reference_images", [], "at least one reference image or video is required",
+                                    "Pass reference_images=[...] (URLs, asset:// ids or Path files) "
+                                    "or reference_videos=[...]."))
+    return problems
+
+
+def check_reference_forms(req: R2VRequest) -> list[Problem]:
+    """Each reference is an http(s) URL, an ``asset://`` id, or a ``Path`` to a file that exists."""
+    problems: list[Problem] = []
+    for name, refs in req.references.items():
+        for i, ref in enumerate(refs):
+            problem = _reference_problem(f"{name}[{i}]", ref)
+            if problem is not None:
+                problems.append(problem)
+    return problems
+
+
+def _reference_problem(where: str, ref: Any) -> Problem | None:
+    if isinstance(ref, Path):
+        if not ref.expanduser().exists():
+            return Problem(where, str(ref), "no such local file", "Check the path (relative paths start at "
+                           "the notebook's folder).")
+        if not ref.expanduser().is_file():
+            return Problem(where, str(ref), "is not a file", "Point at a single image, video or audio file.")
+        return None
+    if not isinstance(ref, str):
+        return Problem(where, repr(ref), "must be a URL string, an asset:// id or a pathlib.Path",
+                       "Wrap local files in Path(...).")
+    if ref.startswith("asset://"):
+        if _ASSET.match(ref):
+            return None
+        return Problem(where, ref, "is not a valid asset reference", "Use asset://<AssetId> from upload_asset().")
+    parts = urlsplit(ref)
+    if parts.scheme in ("http", "https"):
+        if parts.netloc:
+            return None
+        return Problem(where, ref, "has no host", "Use a full URL such as https://example.com/a.png.")
+    if parts.scheme == "data":
+        return Problem(where, ref[:40], "data: and Base64 references are not accepted by Crun",
+                       "Save the bytes to a file and pass Path('file.png'); it is uploaded for you.")
+    if Path(ref).expanduser().exists():
+        return Problem(where, ref, "is a string naming a local file",
+                       f"Pass Path({ref!r}) so the file is uploaded for you.")
+    return Problem(where, ref, "must be an http(s) URL, an asset:// id or a local Path",
+                   "Use a public URL, asset://<id>, or Path('file') for a local file.")
+
+
+def check_options(req: R2VRequest) -> list[Problem]:
+    """Resolution, aspect ratio, duration, the booleans and the Crun-only flag."""
+    from .models import ASPECT_RATIOS, DURATION_RANGE, MODEL_PROFILES
+
+    problems: list[Problem] = []
+    profile = MODEL_PROFILES.get(req.model)
+    allowed = profile.resolutions if profile else ("480p", "720p", "1080p")
+    if req.resolution not in allowed:
+        problems.append(Problem("resolution", req.resolution,
+                                f"{req.model} offers {', '.join(allowed)}", f"Use one of {', '.join(allowed)}."))
+    if req.aspect_ratio not in ASPECT_RATIOS:
+        problems.append(Problem("aspect_ratio", req.aspect_ratio, f"must be one of {', '.join(ASPECT_RATIOS)}",
+                                "Use '16:9' (landscape), '9:16' (portrait) or '1:1'."))
+    low, high = DURATION_RANGE
+    if isinstance(req.duration, bool) or not isinstance(req.duration, int):
+        problems.append(Problem("duration", req.duration, f"must be a whole number of seconds, {low}–{high}",
+                                f"Pass an int such as duration={low + 1}."))
+    elif req.duration == -1:
+        problems.append(Problem("duration", -1, "-1 (model picks) is not accepted for Mini",
+                                f"Choose {low}–{high} seconds."))
+    elif not low <= req.duration <= high:
+        problems.append(Problem("duration", req.duration, f"must be {low}–{high} seconds",
+                                f"Use {min(max(req.duration, low), high)}."))
+    for name in ("audio", "return_last_frame"):
+        if not isinstance(getattr(req, name), bool):
+            problems.append(Problem(name, getattr(req, name), "must be True or False", f"Pass {name}=True/False."))
+    if req.byteplus_fallback is not None:
+        if not isinstance(req.byteplus_fallback, bool):
+            problems.append(Problem("byteplus_fallback", req.byteplus_fallback, "must be True, False or None",
+                                    "Leave it unset unless you need it."))
+        elif profile is not None and not profile.byteplus_fallback:
+            problems.append(Problem("byteplus_fallback", req.byteplus_fallback, f"is offered on Mini only, "
+                                    f"not on {req.model}", "Leave it unset for this model."))
+    return problems
+
+
+def check_extra(extra: Any) -> list[Problem]:
+    """``extra`` holds only undocumented field names with JSON values."""
+    import json
+
+    problems: list[Problem] = []
+    for key, value in dict(extra).items():
+        if key in _DOCUMENTED_INPUT:
+            problems.append(Problem(f"extra[{key!r}]", value, "is a documented field",
+                                    f"Set {key}= on the request itself."))
+            continue
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            problems.append(Problem(f"extra[{key!r}]", repr(value), "must be JSON-serialisable",
+                                    "Use numbers, strings, booleans, lists or dicts."))
+    return problems
+
+
+def check_callback_url(url: str | None) -> list[Problem]:
+    """A callback URL is https; plain http only for loopback hosts (local testing).
+
+    Example:
+        >>> check_callback_url("http://127.0.0.1:9000/cb")
+        []
+        >>> check_callback_url("http://example.com/cb")[0].field
+        'callback_url'
+    """
+    if url is None:
+        return []
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or not parts.netloc or parts.scheme not in ("http", "https"):
+        return [Problem("callback_url", url, "must be an https URL", "Use https://your-host/path.")]
+    if parts.scheme == "http" and (parts.hostname or "") not in _LOOPBACK_HOSTS:
+        return [Problem("callback_url", url, "must use https (plain http only for loopback hosts)",
+                        "Serve the receiver over https, or use 127.0.0.1 for local testing.")]
+    return []
