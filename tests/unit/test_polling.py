@@ -1,0 +1,52 @@
+"""The polling schedule, as a pure function."""
+
+from __future__ import annotations
+
+import random
+from itertools import islice
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seedance_nb.polling import PollPlan, expected_duration, poll_delays, poll_times
+
+
+def test_without_history_waits_grow_to_the_cap() -> None:
+    waits = list(islice(poll_delays(jitter=0.0), 12))
+    assert waits[0] == 2.0 and waits == sorted(waits) and max(waits) == PollPlan().cap
+
+
+def test_learned_schedule_meets_the_three_minute_target() -> None:
+    for seed in range(50):
+        rng = random.Random(seed).random
+        history = [random.Random(seed + i).uniform(165, 195) for i in range(20)]
+        end = random.Random(-seed).uniform(170, 190)
+        times = poll_times(poll_delays(history, rng=rng), until=end)
+        assert len(times) <= 15 and times[-1] - end <= 5.0, (seed, len(times), times[-1] - end)
+
+
+def test_learning_beats_a_fixed_five_second_poll() -> None:
+    fixed = poll_times(iter([5.0] * 1000), until=180)
+    learned = poll_times(poll_delays([180] * 10, jitter=0.0), until=180)
+    assert len(fixed) == 36 and len(learned) < len(fixed) / 2
+
+
+def test_first_poll_is_early_even_with_history() -> None:
+    assert next(poll_delays([300], jitter=0.0)) == 2.0
+
+
+def test_resuming_late_starts_from_the_elapsed_time() -> None:
+    waits = list(islice(poll_delays([180], elapsed=400, jitter=0.0), 3))
+    assert all(w > PollPlan().dense for w in waits)
+
+
+@settings(max_examples=200)
+@given(history=st.lists(st.floats(1, 3600), max_size=30), elapsed=st.floats(0, 7200), r=st.floats(0, 0.999))
+def test_waits_are_always_positive_and_bounded(history: list[float], elapsed: float, r: float) -> None:
+    plan = PollPlan()
+    for wait in islice(poll_delays(history, elapsed=elapsed, rng=lambda: r), 40):
+        assert 0.5 <= wait <= max(plan.long_step, plan.cap) * 1.1
+
+
+def test_expected_duration_ignores_junk() -> None:
+    assert expected_duration([0, -3, 10, 20, 30]) == 20.0 and expected_duration([0]) is None
