@@ -32,10 +32,9 @@ class PollPlan:
     first: float = 2.0        # the first check: catches tasks that fail at once
     growth: float = 1.5       # factor between waits without history
     cap: float = 15.0         # the longest wait without history, and once the expected end has passed
-    long_step: float = 30.0   # the longest wait while far from the expected end
+    long_step: float = 40.0   # the longest wait while far from the expected end
     approach: float = 3.0     # before the expected end, wait a 1/approach share of the time left
-    dense: float = 3.5        # the shortest wait, near the expected end
-    late_growth: float = 1.25  # factor between waits once the expected end has passed
+    dense: float = 4.5        # the shortest wait, near the expected end (the worst detection delay)
 
 
 def expected_duration(history: Sequence[float]) -> float | None:
@@ -75,10 +74,9 @@ def poll_delays(history: Sequence[float] = (), *, elapsed: float = 0.0, plan: Po
         elif t < typical:
             # Approach the expected end geometrically: few requests far from it, dense ones near it.
             actual = min(plan.long_step, max(plan.dense, (typical - t) / plan.approach)) * (1 - jitter * rng())
-            wait = plan.dense
         else:
-            wait = min(plan.cap, wait * plan.late_growth)
-            actual = wait * (1 - jitter * rng())
+            # Past the expected end: dense just after it, sparser the further past it the task runs.
+            actual = min(plan.cap, max(plan.dense, (t - typical) / plan.approach)) * (1 - jitter * rng())
         actual = max(0.5, actual)
         yield actual
         t += actual
