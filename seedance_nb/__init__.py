@@ -17,6 +17,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 from .client import Client
+from .embedded import stop_simulator, use_simulator
 from .errors import (
     APIError,
     AssetFailedError,
@@ -42,11 +43,13 @@ from .errors import (
     TransportError,
     ValidationError,
 )
+from .generate import generate, generate_sync, resubmit, resume
+from .generation import Generation
 from .models import MODEL_PROFILES, AssetInfo, Estimate, R2VRequest, TaskInfo
 from .retrying import RetryPolicy
 
-# name -> module that defines it, imported on first access
-_LAZY: dict[str, str] = {}
+# name -> module that defines it, imported on first access (pandas and ipywidgets stay unloaded until needed)
+_LAZY: dict[str, str] = {"TaskLog": "tasklog"}
 
 __all__ = [
     "MODEL_PROFILES",
@@ -60,6 +63,7 @@ __all__ = [
     "ConfigError",
     "Estimate",
     "FeatureDisabledError",
+    "Generation",
     "GenerationFailedError",
     "GenerationTimeout",
     "InsufficientCreditsError",
@@ -77,9 +81,16 @@ __all__ = [
     "ServerError",
     "SubmissionUnknownError",
     "TaskInfo",
+    "TaskLog",
     "TransportError",
     "ValidationError",
     "__version__",
+    "generate",
+    "generate_sync",
+    "resubmit",
+    "resume",
+    "stop_simulator",
+    "use_simulator",
 ]
 
 

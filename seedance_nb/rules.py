@@ -71,7 +71,7 @@ def check_model(req: R2VRequest) -> list[Problem]:
 
     if req.model in MODEL_PROFILES:
         return []
-    return [Problem("model", req.model, f"is not a reference-to-video model on Crun",
+    return [Problem("model", req.model, "is not a reference-to-video model on Crun",
                     f"Use one of {', '.join(MODEL_PROFILES)} (Mini is the default).")]
 
 

@@ -277,7 +277,8 @@ def test_task_info_parses_the_documented_success_shape() -> None:
 
 
 def test_task_info_is_tolerant() -> None:
-    running = TaskInfo.from_data({"task_id": "t", "status": "RUNNING", "result": None, "create_at": "2026-01-01T00:00:00Z"})
+    running = TaskInfo.from_data({"task_id": "t", "status": "RUNNING", "result": None,
+                                  "create_at": "2026-01-01T00:00:00Z"})
     assert running.status == "running" and not running.is_final and running.video_url is None
     assert running.created_at is not None and running.created_at.year == 2026
     odd = TaskInfo.from_data({"task_id": "t", "status": "queued", "credits": "n/a"})

@@ -31,7 +31,7 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject() -> None:
 
 def test_public_names_are_sorted_and_importable() -> None:
     names = [n for n in sn.__all__ if n != "__version__"]
-    assert names == sorted(names, key=lambda n: (not n.isupper(), n))
+    assert names == sorted(names, key=lambda n: (not n.isupper(), n[0].islower(), n))
     for name in sn.__all__:
         assert getattr(sn, name) is not None
 
@@ -45,6 +45,7 @@ def test_exceptions_form_one_tree() -> None:
 
 
 def test_import_does_not_load_pandas_or_widgets() -> None:
-    code = "import sys, seedance_nb; print(sorted(m for m in ('pandas', 'ipywidgets', 'starlette') if m in sys.modules))"
+    code = ("import sys, seedance_nb; "
+            "print(sorted(m for m in ('pandas', 'ipywidgets', 'starlette') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

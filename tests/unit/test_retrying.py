@@ -11,8 +11,7 @@ from seedance_nb.retrying import RetryPolicy, is_retryable_code, parse_retry_aft
 
 
 def test_retryable_codes() -> None:
-    assert [c for c in range(400, 600) if is_retryable_code(c)] == [429, 455, 500] + list(range(502, 505)) + list(
-        range(506, 600))
+    assert [c for c in range(400, 600) if is_retryable_code(c)] == [429, 455, 500, *range(502, 505), *range(506, 600)]
     assert not is_retryable_code(None)
 
 

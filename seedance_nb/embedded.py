@@ -1,0 +1,70 @@
+"""``use_simulator()``: start the embedded Crun simulator and point the default client at it.
+
+Example:
+    >>> import seedance_nb as sn
+    >>> sim = sn.use_simulator(latency=2)      # doctest: +SKIP
+    >>> sim.base_url                           # doctest: +SKIP
+    'http://127.0.0.1:40123/api/v1'
+"""
+
+from __future__ import annotations
+
+import atexit
+import secrets
+import threading
+from typing import TYPE_CHECKING, Any
+
+from .config import clear_endpoint_override, set_endpoint_override
+
+if TYPE_CHECKING:
+    from .simulator import Simulator
+
+__all__ = ["stop_simulator", "use_simulator"]
+
+_current: Simulator | None = None
+_lock = threading.Lock()
+
+
+def use_simulator(latency: float | str | tuple[float, float] = 2.0, faults: str | None = None, *,
+                  errors_as_200: bool = False, **options: Any) -> Simulator:
+    """Start the embedded Crun simulator on a free loopback port and make it the default endpoint.
+
+    Every ``Client()`` built without arguments afterwards talks to it with a made-up key, so no Crun key
+    or network is needed; results are marked ``simulated`` in the log and the widgets. Calling it again
+    replaces the running simulator.
+
+    Args:
+        latency: seconds from CreateTask to the final status (0 = at once; ``"MIN-MAX"`` or a tuple draws
+            uniformly).
+        faults: ``ENDPOINT:KIND=RATE,...`` (see DESIGN.md), e.g. ``"taskinfo:429=0.2"``.
+        errors_as_200: answer errors as HTTP 200 with the code only in the body.
+        **options: further ``Simulator`` knobs (``balance=``, ``seed=``, ``fail_rate=``, ...).
+
+    Returns:
+        The running ``Simulator`` (``.base_url``, ``.stats()``, ``.set_faults()``, ``.stop()``).
+    """
+    from .simulator import Simulator
+
+    global _current
+    with _lock:
+        if _current is not None:
+            _current.stop()
+        key = "ak_" + secrets.token_hex(16)  # made up per process; the simulator accepts exactly this one
+        simulator = Simulator(latency=latency, faults=faults, errors_as_200=errors_as_200, api_key=key, **options)
+        simulator.start()
+        set_endpoint_override(simulator.base_url, key)
+        _current = simulator
+    return simulator
+
+
+def stop_simulator() -> None:
+    """Stop the embedded simulator and let clients read the environment again."""
+    global _current
+    with _lock:
+        if _current is not None:
+            _current.stop()
+            _current = None
+        clear_endpoint_override()
+
+
+atexit.register(stop_simulator)

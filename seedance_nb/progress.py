@@ -1,0 +1,100 @@
+"""A compact live progress line: a widget in Jupyter, a rewritten line on a terminal, plain lines elsewhere.
+
+Example:
+    >>> line = ProgressLine(mode="text")
+    >>> line.update("running", elapsed=12.0, remaining=40.0)   # doctest: +SKIP
+    seedance: running · 12s elapsed · ~40s left
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Literal, TextIO
+
+__all__ = ["ProgressLine", "describe"]
+
+Mode = Literal["widget", "tty", "text", "off"]
+
+
+def describe(status: str, elapsed: float, remaining: float | None = None, *, extra: str = "") -> str:
+    """The progress text (pure).
+
+    Example:
+        >>> describe("running", 75.4, 30)
+        'running · 1m15s elapsed · ~30s left'
+        >>> describe("pending", 3, None, extra="task 1a2b")
+        'pending · 3s elapsed · task 1a2b'
+    """
+    parts = [status, f"{_clock(elapsed)} elapsed"]
+    if remaining is not None:
+        parts.append(f"~{_clock(max(0.0, remaining))} left" if remaining > 0 else "any moment now")
+    if extra:
+        parts.append(extra)
+    return " · ".join(parts)
+
+
+def _clock(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def _in_kernel() -> bool:
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    try:
+        from IPython import get_ipython
+
+        ip = get_ipython()
+    except ImportError:  # pragma: no cover
+        return False
+    return ip is not None and hasattr(ip, "kernel")
+
+
+class ProgressLine:
+    """Shows one line of progress and updates it in place.
+
+    In a Jupyter kernel it is an ``ipywidgets.HTML`` widget (its state updates, which nbval and saved
+    notebooks understand); on a terminal a carriage-return line on stderr; otherwise a printed line per change.
+    """
+
+    def __init__(self, mode: Mode | None = None, *, stream: TextIO | None = None, label: str = "seedance"):
+        self.stream = stream or sys.stderr
+        self.label = label
+        self.mode: Mode = mode or ("widget" if _in_kernel() else "tty" if self.stream.isatty() else "text")
+        self._widget: Any = None
+        self._last = ""
+
+    def update(self, status: str, *, elapsed: float, remaining: float | None = None, extra: str = "") -> None:
+        """Show the current status."""
+        self._show(describe(status, elapsed, remaining, extra=extra), final=False)
+
+    def finish(self, text: str) -> None:
+        """Show the last line and stop updating."""
+        self._show(text, final=True)
+
+    def _show(self, text: str, *, final: bool) -> None:
+        if self.mode == "off":
+            return
+        if self.mode == "widget":
+            self._show_widget(text, final)
+        elif self.mode == "tty":
+            self.stream.write(f"\r\x1b[2K{self.label}: {text}" + ("\n" if final else ""))
+            self.stream.flush()
+        elif text.split(" · ")[0] != self._last.split(" · ")[0] or final:
+            # Plain output (logs, CI): a line per status change, not per tick.
+            print(f"{self.label}: {text}", file=self.stream, flush=True)
+        self._last = text
+
+    def _show_widget(self, text: str, final: bool) -> None:
+        import html
+
+        import ipywidgets
+        from IPython.display import display
+
+        body = f"<span style='font-family:monospace'>{self.label}: {html.escape(text)}</span>"
+        if self._widget is None:
+            self._widget = ipywidgets.HTML(value=body)
+            display(self._widget)
+        else:
+            self._widget.value = body
