@@ -116,15 +116,16 @@ async def generate(request: R2VRequest | None = None, /, *, client: Client | Non
         line = ProgressLine(mode=None if progress else "off")
         digests = {path: _sha256(path) for _, _, path in req.local_files}
         request_hash = req.request_hash(digests)
+        sendable = await client_.upload_references(req)
+        payload = sendable.to_payload(callback_url)
+        await _check_affordable(client_, payload)
+        # No await between this check and begin(): two coroutines of one loop cannot both pay.
         if not new and (row := await _in_flight(tasklog, request_hash)) is not None:
             line.finish(f"following identical task {row['local_id']} already in flight (new=True pays again)")
             return await _follow(client_, tasklog, row["local_id"], row["task_id"], req, timeout=timeout,
                                  on_update=on_update, download=download, line=line)
-        sendable = await client_.upload_references(req)
-        payload = sendable.to_payload(callback_url)
-        await _check_affordable(client_, payload)
-        local_paths = {url: str(path) for path, url in zip(
-            [p for _, _, p in req.local_files], _uploaded_urls(req, sendable), strict=True)}
+        local_paths = {str(url): str(path) for (_, _, path), url in zip(
+            req.local_files, _uploaded_urls(req, sendable), strict=True)}
         local_id = tasklog.begin(payload, request_hash, simulated=client_.simulated, sweep_id=sweep_id,
                                  repeat=repeat, tags=tags, local_paths=local_paths)
         task_id = await _submit(client_, tasklog, local_id, payload)
@@ -133,14 +134,14 @@ async def generate(request: R2VRequest | None = None, /, *, client: Client | Non
 
 
 def _uploaded_urls(original: R2VRequest, sendable: R2VRequest) -> list[str]:
-    urls = []
-    for name, index, _ in original.local_files:
-        urls.append(str(sendable.references[name][index]))
-    return urls
+    return [str(sendable.references[name][index]) for name, index, _ in original.local_files]
 
 
 async def _in_flight(tasklog: TaskLog, request_hash: str, wait_s: float = 30.0) -> dict[str, Any] | None:
-    """An identical task in flight with a task id; waits briefly for one another kernel is submitting."""
+    """An identical task in flight with a task id; waits briefly for one another coroutine is submitting.
+
+    Returns without awaiting when there is no such row, so the caller's ``begin()`` follows atomically.
+    """
     deadline = time.monotonic() + wait_s
     while True:
         row = tasklog.find_in_flight(request_hash)
@@ -341,10 +342,12 @@ def _sha256(path: Path) -> str:
 # -- resume and resubmit ------------------------------------------------------------------------------------
 
 async def resume(*, client: Client | None = None, log: TaskLog | None = None, timeout: float = DEFAULT_TIMEOUT_S,
-                 download: bool = True, concurrency: int = 8, progress: bool = True) -> pd.DataFrame:
+                 download: bool = True, concurrency: int = 8, progress: bool = True,
+                 stale_after: float = STALE_SUBMITTING_S) -> pd.DataFrame:
     """Re-attach every unfinished task in the log after a restart, and archive media that finished tasks lack.
 
-    Rows left ``submitting`` by a process that died mid-request become ``unknown`` (listed, never resent).
+    Rows left ``submitting`` for longer than ``stale_after`` seconds belong to a process that died
+    mid-request: they become ``unknown`` (listed, never resent).
 
     Returns:
         One row per task looked at: ``local_id``, ``task_id``, ``before``, ``status``, ``video_path``, ``note``.
@@ -356,7 +359,7 @@ async def resume(*, client: Client | None = None, log: TaskLog | None = None, ti
 
     async with _session(client, log) as (client_, tasklog):
         rows: list[dict[str, Any]] = []
-        for row in tasklog.stale_submitting(STALE_SUBMITTING_S):
+        for row in tasklog.stale_submitting(stale_after):
             tasklog.mark_unknown(row["local_id"], "its process stopped while CreateTask was in flight")
         gate = asyncio.Semaphore(concurrency)
 

@@ -63,6 +63,9 @@ def poll_delays(history: Sequence[float] = (), *, elapsed: float = 0.0, plan: Po
         rng: a source of floats in [0, 1).
     """
     typical = expected_duration(history)
+    clean = [float(d) for d in history if d is not None and d > 0]
+    # Stay dense while the end is still likely: two standard deviations of past running times.
+    dense_until = (typical or 0.0) + 2 * (statistics.pstdev(clean) if len(clean) > 1 else 0.0)
     t = elapsed
     wait = plan.first
     while True:
@@ -74,9 +77,11 @@ def poll_delays(history: Sequence[float] = (), *, elapsed: float = 0.0, plan: Po
         elif t < typical:
             # Approach the expected end geometrically: few requests far from it, dense ones near it.
             actual = min(plan.long_step, max(plan.dense, (typical - t) / plan.approach)) * (1 - jitter * rng())
+        elif t < dense_until:
+            actual = plan.dense * (1 - jitter * rng())
         else:
-            # Past the expected end: dense just after it, sparser the further past it the task runs.
-            actual = min(plan.cap, max(plan.dense, (t - typical) / plan.approach)) * (1 - jitter * rng())
+            # Past the likely end: dense just after it, sparser the further past it the task runs.
+            actual = min(plan.cap, max(plan.dense, (t - dense_until) / plan.approach)) * (1 - jitter * rng())
         actual = max(0.5, actual)
         yield actual
         t += actual

@@ -1,0 +1,261 @@
+"""The content-addressed media archive: download a result, verify it, keep it under its SHA-256.
+
+Crun keeps result media for about 14 days, so a finished task's video (and last frame) is downloaded at
+once into ``$SEEDANCE_NB_HOME/media/<sha256>.<ext>``. A download is streamed into a temporary file in the
+archive folder while it is hashed, checked against Content-Length, verified with the bundled ffmpeg (a
+video must have a picture stream and decode without an error; an image must show a picture), and only then
+moved into place atomically. A file already in the archive is left as it is, so archiving twice is harmless.
+
+Media URLs are public CDN URLs. The ``http`` client given to ``archive`` must **not** carry the Crun API key:
+use a plain ``httpx.AsyncClient()``, not the API client's. As a second guard, ``archive`` strips any
+``Authorization`` / ``X-API-Key`` header from its requests.
+
+Example:
+    >>> async with httpx.AsyncClient() as http:                                   # doctest: +SKIP
+    ...     clip = await archive(video_url, media_dir=media_dir(), http=http)
+    >>> clip.path.name, clip.width, clip.duration_s                                # doctest: +SKIP
+    ('5f1c…e2.mp4', 1280, 5.0)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import subprocess
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+from .config import home_dir
+from .errors import MediaError, MediaExpiredError
+from .probe import MediaProbe, decodes_cleanly, probe
+
+__all__ = ["ArchivedMedia", "archive", "media_dir", "sha256_file"]
+
+MediaKind = Literal["video", "image"]
+Progress = Callable[[int, int | None], None]
+Sleep = Callable[[float], Awaitable[None]]
+
+_EXPIRED = frozenset({403, 404, 410})  # what a CDN answers for an expired presigned URL
+_RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+_SUFFIXES = {
+    "video": (".mp4", ".mov", ".webm", ".m4v"),
+    "image": (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"),
+}
+_KEY_HEADERS = ("authorization", "x-api-key")
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class ArchivedMedia:
+    """A verified file in the archive: where it is, its SHA-256 and size, and what ffmpeg tells about it."""
+
+    path: Path
+    sha256: str
+    size: int
+    probe: MediaProbe
+
+    @property
+    def width(self) -> int | None:
+        """Picture width in pixels."""
+        return self.probe.width
+
+    @property
+    def height(self) -> int | None:
+        """Picture height in pixels."""
+        return self.probe.height
+
+    @property
+    def fps(self) -> float | None:
+        """Frames per second (None for a still image)."""
+        return self.probe.fps
+
+    @property
+    def duration_s(self) -> float | None:
+        """Duration in seconds."""
+        return self.probe.duration_s
+
+    @property
+    def has_audio(self) -> bool:
+        """True when the file has an audio track."""
+        return self.probe.has_audio
+
+
+class _Retryable(Exception):
+    """One attempt failed in a way another attempt may fix (the reason is the message)."""
+
+
+def media_dir(home: str | os.PathLike[str] | None = None) -> Path:
+    """The archive folder: ``<home>/media`` (home: argument > ``$SEEDANCE_NB_HOME`` > ./seedance-runs).
+
+    Example:
+        >>> media_dir("/tmp/runs").as_posix()
+        '/tmp/runs/media'
+    """
+    return home_dir(home) / "media"
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The hex SHA-256 of a file, read in chunks.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "x"; _ = p.write_bytes(b"abc")
+        >>> sha256_file(p)[:12]
+        'ba7816bf8f01'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def suffix_for(url: str, kind: MediaKind) -> str:
+    """The archive suffix: the URL path's own (when it is a known one for ``kind``), else .mp4 / .png.
+
+    Example:
+        >>> suffix_for("https://cdn/x/abc_1.PNG?sig=1", "image"), suffix_for("https://cdn/v", "video")
+        ('.png', '.mp4')
+    """
+    suffix = Path(urlsplit(url).path).suffix.lower()
+    return suffix if suffix in _SUFFIXES[kind] else _SUFFIXES[kind][0]
+
+
+async def archive(
+    url: str,
+    *,
+    media_dir: Path,
+    http: httpx.AsyncClient,
+    kind: MediaKind = "video",
+    attempts: int = 3,
+    progress: Progress | None = None,
+    sleep: Sleep = asyncio.sleep,
+) -> ArchivedMedia:
+    """Download ``url`` into the archive, verify it, and return where it is and what it holds.
+
+    Args:
+        url: the public media URL (from TaskInfo's ``media_urls``).
+        media_dir: the archive folder (see ``media_dir()``); created when missing.
+        http: a plain client *without* the Crun API key (media URLs are public CDN URLs).
+        kind: ``"video"`` (must decode cleanly) or ``"image"`` (must show a picture).
+        attempts: how many downloads to try when one is truncated, corrupt or cut off.
+        progress: called as ``progress(bytes_so_far, total_or_None)`` while downloading.
+        sleep: the backoff between attempts (tests inject a fake one).
+
+    Raises:
+        MediaExpiredError: the URL answered 403/404/410 (the media is gone; retrying cannot help).
+        MediaError: every attempt failed; the message names the URL and what was wrong.
+
+    Example:
+        >>> clip = await archive(url, media_dir=media_dir(), http=plain_client)  # doctest: +SKIP
+        >>> clip.sha256 == clip.path.stem                                          # doctest: +SKIP
+        True
+    """
+    reasons: list[str] = []
+    try:
+        media_dir.mkdir(parents=True, exist_ok=True)
+        for attempt in range(max(1, attempts)):
+            if attempt:
+                await sleep(min(0.5 * 2 ** (attempt - 1), 5.0))
+            try:
+                return await _attempt(url, media_dir, http, kind, progress)
+            except _Retryable as why:
+                reasons.append(str(why))
+    except OSError as exc:  # the one place file-system errors become ours (disk full, no permission)
+        raise MediaError(f"Could not archive {url}: writing into {media_dir} failed ({exc}).") from exc
+    raise MediaError(
+        f"Could not archive {url}: {reasons[-1]} (tried {len(reasons)} times; earlier: "
+        f"{'; '.join(reasons[:-1]) or 'none'}). Check the network, or archive it again later."
+    )
+
+
+async def _attempt(
+    url: str, folder: Path, http: httpx.AsyncClient, kind: MediaKind, progress: Progress | None
+) -> ArchivedMedia:
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".part-", suffix=suffix_for(url, kind))
+    part = Path(name)
+    try:
+        with open(fd, "wb") as out:
+            digest, size = await _download(url, http, out, progress)
+            out.flush()
+            os.fsync(out.fileno())  # the log will point at this file: it must survive a crash
+        found = await asyncio.to_thread(_verify, part, kind)
+        final = folder / f"{digest}{suffix_for(url, kind)}"
+        if final.exists() and final.stat().st_size == size:
+            part.unlink()  # already archived (same bytes): leave the file readers may have open alone
+        else:
+            os.replace(part, final)
+        return ArchivedMedia(final, digest, size, found)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+async def _download(
+    url: str, http: httpx.AsyncClient, out: BinaryIO, progress: Progress | None
+) -> tuple[str, int]:
+    request = http.build_request("GET", url)
+    for name in _KEY_HEADERS:
+        request.headers.pop(name, None)  # never hand the Crun key to a CDN
+    digest = hashlib.sha256()
+    try:
+        # auth=None: a client-level httpx auth must not sign a CDN request either
+        response = await http.send(request, stream=True, follow_redirects=True, auth=None)
+        try:
+            _check_status(url, response)
+            total = _content_length(response)
+            received = 0
+            async for chunk in response.aiter_bytes(_CHUNK):
+                out.write(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+                if progress is not None:
+                    progress(received, total)
+            if response.headers.get("content-encoding", "identity") != "identity":
+                received = response.num_bytes_downloaded  # Content-Length counts the encoded bytes
+        finally:
+            await response.aclose()
+    except httpx.HTTPError as exc:  # transport failures, a broken content encoding, redirect loops
+        raise _Retryable(f"the download broke off ({type(exc).__name__}: {exc})") from exc
+    if total is not None and received != total:
+        raise _Retryable(f"truncated download: {received} of {total} bytes (Content-Length)")
+    if out.tell() == 0:
+        raise _Retryable("the server sent an empty file")
+    return digest.hexdigest(), out.tell()
+
+
+def _check_status(url: str, response: httpx.Response) -> None:
+    code = response.status_code
+    if code in _EXPIRED:
+        raise MediaExpiredError(
+            f"The result URL has expired ({code} for {url}) — Crun keeps media about 14 days; the file "
+            "cannot be fetched any more. Run the request again to get a new video."
+        )
+    if code in _RETRY_STATUS:
+        raise _Retryable(f"the server answered {code}")
+    if not 200 <= code < 300:
+        raise MediaError(f"Could not archive {url}: the server answered {code} {response.reason_phrase}.")
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("content-length")
+    return int(value) if value and value.strip().isdigit() else None
+
+
+def _verify(path: Path, kind: MediaKind) -> MediaProbe:
+    # ffmpeg runs as a subprocess; the caller runs this in a worker thread to keep the event loop free.
+    try:
+        found = probe(path)
+        if not found.has_video:
+            raise _Retryable(f"ffmpeg finds no picture in the downloaded {kind} (corrupt or not a {kind})")
+        if not decodes_cleanly(path):
+            raise _Retryable(f"the downloaded {kind} does not decode cleanly (truncated or corrupt)")
+    except subprocess.TimeoutExpired as exc:
+        raise _Retryable(f"ffmpeg took over {exc.timeout:g} s to check the downloaded {kind}") from exc
+    return found

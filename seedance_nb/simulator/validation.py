@@ -1,0 +1,275 @@
+"""Request validation for the simulator (CRUN_API.md §4 rules 1–6); every rejection names the field.
+
+Pure: the only outside fact it needs, the state of an asset, comes in as a function.
+
+Example:
+    >>> ok = validate_task_body({"model": "bytedance/seedance2-0-mini-r2v",
+    ...                          "input": {"prompt": "a cat", "reference_images": ["https://x.test/a.png"]}})
+    >>> (ok.resolution, ok.aspect_ratio, ok.duration, ok.audio)
+    ('720p', '16:9', 5, True)
+    >>> bad = validate_task_body({"model": "bytedance/seedance2-0-mini-r2v",
+    ...                           "input": {"prompt": "a cat", "reference_images": ["x"], "duration": 20}})
+    >>> for line in bad.errors: print(line)
+    input.reference_images[0]: must be an http(s) URL or asset://<AssetId>
+    input.duration: must be an integer from 4 to 15 (got 20)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from .catalogue import (
+    ASPECT_RATIOS,
+    MAX_AUDIOS,
+    MAX_DURATION,
+    MAX_IMAGES,
+    MAX_TOTAL,
+    MAX_VIDEOS,
+    MIN_DURATION,
+    MODELS,
+    resolutions_for,
+)
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "AssetLookup",
+    "Rejection",
+    "TaskRequest",
+    "host_is_invalid",
+    "parse_json_object",
+    "validate_task_body",
+]
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+_URL = re.compile(r"^https?://[^\s/]+\S*$")
+_ASSET = re.compile(r"^asset://(\S+)$")
+_LISTS = (
+    ("reference_images", MAX_IMAGES, "Image"),
+    ("reference_videos", MAX_VIDEOS, "Video"),
+    ("reference_audios", MAX_AUDIOS, "Audio"),
+)
+DOWNLOAD_FAILED = "Failed to download media from the provided URL"
+
+# (Status, AssetType) of an asset, or None when there is no such asset.
+AssetLookup = Callable[[str], "tuple[str, str] | None"]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A 422 answer: the message and one ``"field: problem"`` line per problem."""
+
+    message: str
+    errors: tuple[str, ...]
+    code: int = 422
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """A valid CreateTask/EstimateTask body, with the defaults of CRUN_API.md §0 filled in.
+
+    ``input`` is the request's own ``input`` object, kept verbatim for the TaskInfo echo.
+    """
+
+    model: str
+    input: dict[str, Any]
+    callback_url: str | None
+    prompt: str
+    reference_images: tuple[str, ...]
+    reference_videos: tuple[str, ...]
+    reference_audios: tuple[str, ...]
+    resolution: str
+    aspect_ratio: str
+    duration: int
+    audio: bool
+    return_last_frame: bool
+
+
+def host_is_invalid(url: str) -> bool:
+    """True for a URL whose host is in the reserved ``.invalid`` domain (the simulator cannot fetch it).
+
+    Example:
+        >>> host_is_invalid("https://cdn.example.invalid/a.png"), host_is_invalid("https://example.com/a.png")
+        (True, False)
+    """
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return False
+    return host == "invalid" or host.endswith(".invalid")
+
+
+def parse_json_object(body: bytes) -> dict[str, Any] | Rejection:
+    """Decode a request body that must be a JSON object; a ``Rejection`` says why it is not.
+
+    Example:
+        >>> parse_json_object(b"[1]").errors
+        ('body: must be a JSON object, not list',)
+    """
+    try:
+        value = json.loads(body, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        where = f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        return Rejection("Request body is not valid JSON", (f"body: not valid JSON{where}",))
+    if not isinstance(value, dict):
+        return Rejection("Request body must be a JSON object", (f"body: must be a JSON object, not {_type(value)}",))
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; Python's parser takes them unless told otherwise.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _type(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _is_int(value: Any) -> bool:
+    # bool is a subclass of int in Python, but JSON true is not a duration.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_refs(
+    data: dict[str, Any], problems: list[tuple[str, str]]
+) -> dict[str, tuple[str, ...]]:
+    lists: dict[str, tuple[str, ...]] = {}
+    for name, limit, _ in _LISTS:
+        value = data.get(name)
+        field = f"input.{name}"
+        if value is None:
+            lists[name] = ()
+            continue
+        if not isinstance(value, list):
+            problems.append((field, f"must be an array of URL strings, not {_type(value)}"))
+            lists[name] = ()
+            continue
+        if len(value) > limit:
+            problems.append((field, f"at most {limit} entries (got {len(value)})"))
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not (_URL.match(item) or _ASSET.match(item)):
+                problems.append((f"{field}[{i}]", "must be an http(s) URL or asset://<AssetId>"))
+        lists[name] = tuple(v for v in value if isinstance(v, str))
+    images, videos, audios = (lists[n] for n, _, _ in _LISTS)
+    if not images and not videos:
+        problems.append(("input.reference_images", "required: give at least one image or video reference"))
+        if audios:
+            problems.append(("input.reference_audios", "audio-only input is not accepted; add an image or video"))
+    if len(images) + len(videos) + len(audios) > MAX_TOTAL:
+        problems.append(("input", f"at most {MAX_TOTAL} reference files in total (got "
+                                  f"{len(images) + len(videos) + len(audios)})"))
+    return lists
+
+
+def _check_options(model: str, data: dict[str, Any], problems: list[tuple[str, str]]) -> dict[str, Any]:
+    allowed = resolutions_for(model) or MODELS["bytedance/seedance2-0-mini-r2v"]
+    resolution = data.get("resolution", "720p")
+    if resolution not in allowed:
+        problems.append(("input.resolution", f"must be one of {', '.join(allowed)} for this model "
+                                             f"(got {json.dumps(resolution, default=str)})"))
+    aspect = data.get("aspect_ratio", "16:9")
+    if aspect not in ASPECT_RATIOS:
+        problems.append(("input.aspect_ratio", f"must be one of {', '.join(ASPECT_RATIOS)} "
+                                               f"(got {json.dumps(aspect, default=str)})"))
+    duration = data.get("duration", 5)
+    if not _is_int(duration) or not MIN_DURATION <= duration <= MAX_DURATION:
+        problems.append(("input.duration", f"must be an integer from {MIN_DURATION} to {MAX_DURATION} "
+                                           f"(got {json.dumps(duration, default=str)})"))
+    flags = {"audio": True, "return_last_frame": False, "byteplus_fallback": False}
+    values: dict[str, Any] = {}
+    for name, default in flags.items():
+        value = data.get(name, default)
+        if not isinstance(value, bool):
+            problems.append((f"input.{name}", f"must be true or false, not {_type(value)}"))
+        values[name] = value
+    return {"resolution": resolution, "aspect_ratio": aspect, "duration": duration, **values}
+
+
+def _check_media(lists: dict[str, tuple[str, ...]], lookup: AssetLookup | None) -> Rejection | None:
+    """Rules 6–7: referenced assets must be Active; URLs the simulator "cannot download" are refused."""
+    problems: list[tuple[str, str]] = []
+    unreachable: list[str] = []
+    for name, _, kind in _LISTS:
+        for i, ref in enumerate(lists[name]):
+            field = f"input.{name}[{i}]"
+            match = _ASSET.match(ref)
+            if match:
+                found = lookup(match.group(1)) if lookup else None
+                if found is None:
+                    problems.append((field, f"asset {match.group(1)!r} does not exist"))
+                elif found[0] != "Active":
+                    problems.append((field, f"asset {match.group(1)!r} is {found[0]}, not Active"))
+                elif found[1] != kind:
+                    problems.append((field, f"asset {match.group(1)!r} is a {found[1]} asset, not {kind}"))
+            elif host_is_invalid(ref):
+                unreachable.append(f"{field}: {DOWNLOAD_FAILED}")
+    if problems:
+        return Rejection(f"{problems[0][0]}: {problems[0][1]}", tuple(f"{f}: {p}" for f, p in problems))
+    if unreachable:
+        return Rejection(DOWNLOAD_FAILED, tuple(unreachable))
+    return None
+
+
+def validate_task_body(body: Any, *, assets: AssetLookup | None = None) -> TaskRequest | Rejection:
+    """Check a CreateTask/EstimateTask body against the rules; every problem is listed, field first.
+
+    Args:
+        body: the decoded JSON body.
+        assets: ``asset_id -> (Status, AssetType)`` or ``None`` when there is no such asset.
+
+    Returns:
+        The request with defaults filled in, or a ``Rejection`` (code 422).
+    """
+    if not isinstance(body, dict):
+        return Rejection("Request body must be a JSON object", (f"body: must be a JSON object, not {_type(body)}",))
+    problems: list[tuple[str, str]] = []
+    model = body.get("model")
+    if model is None:
+        problems.append(("model", f"required: one of {', '.join(MODELS)}"))
+    elif model not in MODELS:
+        problems.append(("model", f"unknown model {json.dumps(model, default=str)}; use one of {', '.join(MODELS)}"))
+    callback_url = body.get("callback_url")
+    if callback_url is not None and not (isinstance(callback_url, str) and _URL.match(callback_url)):
+        problems.append(("callback_url", "must be an http(s) URL string"))
+    data = body.get("input")
+    if not isinstance(data, dict):
+        problems.append(("input", f"required: an object with the generation input, not {_type(data)}"))
+        return _reject(problems)
+    prompt = data.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        problems.append(("input.prompt", "required: a non-empty string" if prompt is None or isinstance(prompt, str)
+                         else f"must be a string, not {_type(prompt)}"))
+    lists = _check_refs(data, problems)
+    options = _check_options(str(model), data, problems)
+    if problems:
+        return _reject(problems)
+    media = _check_media(lists, assets)
+    if media is not None:
+        return media
+    return TaskRequest(
+        model=str(model),
+        input=data,
+        callback_url=callback_url,
+        prompt=str(prompt),
+        reference_images=lists["reference_images"],
+        reference_videos=lists["reference_videos"],
+        reference_audios=lists["reference_audios"],
+        resolution=options["resolution"],
+        aspect_ratio=options["aspect_ratio"],
+        duration=options["duration"],
+        audio=options["audio"],
+        return_last_frame=options["return_last_frame"],
+    )
+
+
+def _reject(problems: list[tuple[str, str]]) -> Rejection:
+    field, text = problems[0]
+    if field == "input.reference_images" and text.startswith("required"):
+        message = "At least one of reference_images or reference_videos must be provided"
+    else:
+        message = f"Invalid request: {field} {text}"
+    return Rejection(message, tuple(f"{f}: {p}" for f, p in problems))

@@ -1,0 +1,224 @@
+"""The media archive: streamed download, checksum, verification with ffmpeg, retries, expiry (MockTransport)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import subprocess
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from seedance_nb.errors import MediaError, MediaExpiredError
+from seedance_nb.media import ArchivedMedia, archive, media_dir, sha256_file, suffix_for
+from seedance_nb.probe import ffmpeg_exe
+
+URL = "https://cdn.example/result/abc123.mp4?X-Sig=1"
+PNG_URL = "https://cdn.example/result/abc123_1.png"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def render(out: Path, *args: str) -> bytes:
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args, str(out)], check=True,
+                   timeout=60)
+    return out.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def mp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    out = tmp_path_factory.mktemp("render") / "clip.mp4"
+    return render(out, "-f", "lavfi", "-i", "color=c=navy:s=640x360:r=24:d=2", "-f", "lavfi", "-i", "sine=d=2",
+                  "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+                  "-movflags", "+faststart")
+
+
+@pytest.fixture(scope="session")
+def png(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    out = tmp_path_factory.mktemp("render") / "frame.png"
+    return render(out, "-f", "lavfi", "-i", "color=c=teal:s=320x240", "-frames:v", "1")
+
+
+class Server:
+    """A scripted CDN: answers the n-th request with the n-th handler (the last one repeats)."""
+
+    def __init__(self, *handlers: Handler) -> None:
+        self.handlers = handlers
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.handlers[min(len(self.requests), len(self.handlers)) - 1](request)
+
+
+def serve(body: bytes, *, status: int = 200, length: int | None = None) -> Handler:
+    headers = {"Content-Length": str(len(body) if length is None else length)}
+    return lambda request: httpx.Response(status, headers=headers, content=body)
+
+
+def fail(exc: type[httpx.TransportError]) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc("connection reset", request=request)
+
+    return handler
+
+
+class Sleeps:
+    """A fake sleep that records the backoff instead of waiting."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+async def run(server: Server, folder: Path, *, url: str = URL, sleep: Sleeps | None = None,
+              **options: Any) -> ArchivedMedia:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as http:
+        return await archive(url, media_dir=folder, http=http, sleep=sleep or Sleeps(), **options)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".part-"))
+
+
+async def test_archives_a_video_under_its_sha256(mp4: bytes, tmp_path: Path) -> None:
+    seen: list[tuple[int, int | None]] = []
+    clip = await run(Server(serve(mp4)), tmp_path / "media", progress=lambda done, total: seen.append((done, total)))
+    digest = hashlib.sha256(mp4).hexdigest()
+    assert clip.path == tmp_path / "media" / f"{digest}.mp4"
+    assert clip.sha256 == digest == sha256_file(clip.path) and clip.size == len(mp4)
+    assert (clip.width, clip.height, clip.fps, clip.has_audio) == (640, 360, 24.0, True)
+    assert clip.duration_s is not None and 1.9 <= clip.duration_s <= 2.1
+    assert seen[-1] == (len(mp4), len(mp4))
+    assert leftovers(tmp_path / "media") == []
+
+
+async def test_archives_an_image(png: bytes, tmp_path: Path) -> None:
+    frame = await run(Server(serve(png)), tmp_path, url=PNG_URL, kind="image")
+    assert frame.path.name == f"{hashlib.sha256(png).hexdigest()}.png"
+    assert (frame.width, frame.height, frame.has_audio) == (320, 240, False)
+
+
+async def test_archiving_twice_keeps_one_file(mp4: bytes, tmp_path: Path) -> None:
+    first = await run(Server(serve(mp4)), tmp_path)
+    inode = first.path.stat().st_ino
+    second = await run(Server(serve(mp4)), tmp_path)
+    assert second.path == first.path and second.path.stat().st_ino == inode
+    assert [p.name for p in tmp_path.iterdir()] == [first.path.name]
+
+
+async def test_a_corrupt_download_is_retried(mp4: bytes, tmp_path: Path) -> None:
+    server, sleeps = Server(serve(mp4[: len(mp4) // 2]), serve(mp4)), Sleeps()
+    clip = await run(server, tmp_path, sleep=sleeps)
+    assert clip.sha256 == hashlib.sha256(mp4).hexdigest()
+    assert len(server.requests) == 2 and sleeps.calls == [0.5]
+    assert leftovers(tmp_path) == []
+
+
+async def test_an_always_corrupt_download_raises_media_error(mp4: bytes, tmp_path: Path) -> None:
+    server, sleeps = Server(serve(mp4[: len(mp4) // 2])), Sleeps()
+    with pytest.raises(MediaError, match="decode cleanly") as caught:
+        await run(server, tmp_path, sleep=sleeps, attempts=3)
+    assert URL in str(caught.value) and "3 times" in str(caught.value)
+    assert not isinstance(caught.value, MediaExpiredError)
+    assert len(server.requests) == 3 and sleeps.calls == [0.5, 1.0]
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_body_shorter_than_its_content_length_is_retried(mp4: bytes, tmp_path: Path) -> None:
+    short = serve(mp4[:1000], length=len(mp4))
+    clip = await run(Server(short, serve(mp4)), tmp_path)
+    assert clip.size == len(mp4)
+    with pytest.raises(MediaError, match=f"truncated download: 1000 of {len(mp4)} bytes"):
+        await run(Server(short), tmp_path / "again", attempts=2)
+
+
+async def test_garbage_with_status_200_is_not_archived(tmp_path: Path) -> None:
+    with pytest.raises(MediaError, match="no picture"):
+        await run(Server(serve(b"<html>Access denied</html>")), tmp_path, attempts=1)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("status", [403, 404, 410])
+async def test_an_expired_url_raises_at_once(status: int, tmp_path: Path) -> None:
+    server, sleeps = Server(serve(b"gone", status=status)), Sleeps()
+    with pytest.raises(MediaExpiredError, match="14 days") as caught:
+        await run(server, tmp_path, sleep=sleeps)
+    assert URL in str(caught.value)
+    assert len(server.requests) == 1 and sleeps.calls == []
+
+
+async def test_another_client_error_is_not_retried(tmp_path: Path) -> None:
+    server = Server(serve(b"bad", status=400))
+    with pytest.raises(MediaError, match="400") as caught:
+        await run(server, tmp_path)
+    assert not isinstance(caught.value, MediaExpiredError) and len(server.requests) == 1
+
+
+async def test_transport_errors_and_5xx_are_retried_with_backoff(mp4: bytes, tmp_path: Path) -> None:
+    server, sleeps = Server(fail(httpx.ConnectError), serve(b"busy", status=503), serve(mp4)), Sleeps()
+    clip = await run(server, tmp_path, sleep=sleeps)
+    assert clip.size == len(mp4) and sleeps.calls == [0.5, 1.0]
+    with pytest.raises(MediaError, match="ConnectError"):
+        await run(Server(fail(httpx.ConnectError)), tmp_path, attempts=2)
+
+
+async def test_a_connection_cut_mid_body_is_retried(mp4: bytes, tmp_path: Path) -> None:
+    class Cut(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield mp4[:500]
+            raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+    cut: Handler = lambda request: httpx.Response(200, headers={"Content-Length": str(len(mp4))}, stream=Cut())  # noqa: E731
+    clip = await run(Server(cut, serve(mp4)), tmp_path)
+    assert clip.size == len(mp4) and leftovers(tmp_path) == []
+
+
+async def test_no_api_key_header_reaches_the_cdn(mp4: bytes, tmp_path: Path) -> None:
+    server = Server(serve(mp4))
+    headers = {"Authorization": "Bearer ak_" + "x" * 32, "X-API-Key": "ak_" + "y" * 32}
+    async with httpx.AsyncClient(transport=httpx.MockTransport(server), headers=headers) as http:
+        await archive(URL, media_dir=tmp_path, http=http)
+    sent = server.requests[0].headers
+    assert "authorization" not in sent and "x-api-key" not in sent
+    async with httpx.AsyncClient(transport=httpx.MockTransport(server), auth=("ak_" + "z" * 32, "")) as http:
+        await archive(URL, media_dir=tmp_path, http=http)
+    assert "authorization" not in server.requests[1].headers
+
+
+async def test_verification_does_not_block_the_event_loop(mp4: bytes, tmp_path: Path) -> None:
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    try:
+        await run(Server(serve(mp4)), tmp_path)  # ffmpeg probes and decodes for tens of milliseconds
+    finally:
+        task.cancel()
+    assert ticks >= 3
+
+
+async def test_a_file_system_error_becomes_a_media_error(mp4: bytes, tmp_path: Path) -> None:
+    (tmp_path / "not-a-folder").write_text("x")
+    with pytest.raises(MediaError, match="writing into") as caught:
+        await run(Server(serve(mp4)), tmp_path / "not-a-folder" / "media")
+    assert isinstance(caught.value.__cause__, OSError)
+
+
+def test_helpers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "x").write_bytes(b"abc")
+    assert sha256_file(tmp_path / "x") == hashlib.sha256(b"abc").hexdigest()
+    monkeypatch.setenv("SEEDANCE_NB_HOME", str(tmp_path / "home"))
+    assert media_dir() == tmp_path / "home" / "media"
+    assert media_dir(tmp_path) == tmp_path / "media"
+    assert suffix_for(URL, "video") == ".mp4" and suffix_for("https://c/x.MOV", "video") == ".mov"
+    assert suffix_for("https://c/x.exe", "video") == ".mp4" and suffix_for("https://c/x", "image") == ".png"
