@@ -68,7 +68,8 @@ async def run_demo(latency: float = 1.0) -> int:
         }
         for name, ok in checks.items():
             print(f"  {'ok ' if ok else 'BAD'} {name}")
-        print(f"task log: {home_dir() / 'tasks.sqlite'} ({len(sn.TaskLog())} tasks)")
+        count = len(sn.TaskLog())
+        print(f"task log: {home_dir() / 'tasks.sqlite'} ({count} task{'s' if count != 1 else ''})")
         return 0 if all(checks.values()) else 1
     finally:
         sn.stop_simulator()

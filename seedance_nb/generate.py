@@ -241,7 +241,7 @@ async def _follow(client: Client, tasklog: TaskLog, local_id: str, task_id: str,
     if info.succeeded and download:
         await _archive(client, tasklog, local_id, info)
     gen = _generation(tasklog, local_id, req, info)
-    line.finish(f"{info.status} · {gen.caption()}")
+    line.finish(gen.caption())
     if not info.succeeded:
         raise _failure(info, local_id)
     return gen

@@ -85,10 +85,10 @@ class Generation:
     def caption(self) -> str:
         """One line: prompt, parameters, credits, elapsed time."""
         r = self.request
-        parts = [f"{r.resolution} {r.aspect_ratio} {r.duration}s{' +audio' if r.audio else ''}",
+        parts = [self.status, f"{r.resolution} {r.aspect_ratio} {r.duration}s{' +audio' if r.audio else ''}",
                  f"{self.credits:g} credits" if self.credits is not None else None,
                  f"{self.elapsed:.0f}s" if self.elapsed is not None else None,
-                 "simulated" if self.simulated else None, self.status, self.local_id]
+                 "simulated" if self.simulated else None, self.local_id]
         return " · ".join(p for p in parts if p)
 
     def __repr__(self) -> str:
