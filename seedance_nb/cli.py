@@ -16,7 +16,20 @@ __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status (2 with a one-line message on a toolkit error)."""
+    from .errors import SeedanceError
+
+    try:
+        return _run(argv)
+    except SeedanceError as exc:
+        print(f"seedance-nb: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("seedance-nb: interrupted; unfinished tasks stay in the log for `seedance-nb resume`", file=sys.stderr)
+        return 130
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="seedance-nb", description=__doc__.splitlines()[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("simulate", help="run the Crun simulator in the foreground", add_help=False)

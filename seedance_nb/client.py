@@ -219,7 +219,7 @@ class Client:
     async def balance(self) -> float:
         """The account's credit balance."""
         data = await self._call("GET", "client/account/balance")
-        value = data.get("balance") if isinstance(data, dict) else data
+        value: Any = data.get("balance") if isinstance(data, dict) else data
         try:
             return float(value)
         except (TypeError, ValueError):

@@ -203,6 +203,7 @@ async def _follow(client: Client, tasklog: TaskLog, local_id: str, task_id: str,
                                  "simulated": client.simulated})
     typical = sorted(history)[len(history) // 2] if history else None
     info: TaskInfo | None = None
+    new_info: TaskInfo | None
     not_found = 0
     for wait in poll_delays(history, elapsed=elapsed0):
         try:
@@ -357,26 +358,29 @@ async def resume(*, client: Client | None = None, log: TaskLog | None = None, ti
     """
     import pandas as pd
 
-    async with _session(client, log) as (client_, tasklog):
-        rows: list[dict[str, Any]] = []
-        for row in tasklog.stale_submitting(stale_after):
-            tasklog.mark_unknown(row["local_id"], "its process stopped while CreateTask was in flight")
-        gate = asyncio.Semaphore(concurrency)
+    from .tasklog import TaskLog
 
-        async def one(row: dict[str, Any], action: str) -> None:
-            async with gate:
-                rows.append(await _resume_one(client_, tasklog, row, action, timeout=timeout, download=download,
-                                              progress=progress))
+    tasklog = log if log is not None else TaskLog()
+    for row in tasklog.stale_submitting(stale_after):
+        tasklog.mark_unknown(row["local_id"], "its process stopped while CreateTask was in flight")
+    todo = [(r, "follow") for r in tasklog.unfinished()] + [(r, "archive") for r in tasklog.missing_media()]
+    rows: list[dict[str, Any]] = []
+    if todo:  # nothing to poll needs no key
+        async with _session(client, tasklog) as (client_, _):
+            gate = asyncio.Semaphore(concurrency)
 
-        todo = [(r, "follow") for r in tasklog.unfinished()] + [(r, "archive") for r in tasklog.missing_media()]
-        await asyncio.gather(*(one(r, a) for r, a in todo))
-        for row in tasklog.unknown():
-            rows.append({"local_id": row["local_id"], "task_id": row.get("task_id"), "before": "unknown",
-                         "status": "unknown", "video_path": None,
-                         "note": f"submission unknown: may exist at Crun; sn.resubmit({row['local_id']!r}) "
-                                 "sends it again"})
-        columns = ["local_id", "task_id", "before", "status", "video_path", "note"]
-        return pd.DataFrame(rows, columns=columns)
+            async def one(row: dict[str, Any], action: str) -> None:
+                async with gate:
+                    rows.append(await _resume_one(client_, tasklog, row, action, timeout=timeout,
+                                                  download=download, progress=progress))
+
+            await asyncio.gather(*(one(r, a) for r, a in todo))
+    for row in tasklog.unknown():
+        rows.append({"local_id": row["local_id"], "task_id": row.get("task_id"), "before": "unknown",
+                     "status": "unknown", "video_path": None,
+                     "note": f"submission unknown: may exist at Crun; sn.resubmit({row['local_id']!r}) sends it again"})
+    columns = ["local_id", "task_id", "before", "status", "video_path", "note"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 async def _resume_one(client: Client, tasklog: TaskLog, row: dict[str, Any], action: str, *, timeout: float,
@@ -385,7 +389,7 @@ async def _resume_one(client: Client, tasklog: TaskLog, row: dict[str, Any], act
     req = request_from_row(row)
     note = ""
     try:
-        if action == "follow":
+        if action == "follow" and task_id:
             await _follow(client, tasklog, local_id, task_id, req, timeout=timeout, on_update=None,
                           download=download, line=ProgressLine(mode=None if progress else "off"))
         else:

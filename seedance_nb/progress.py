@@ -95,6 +95,6 @@ class ProgressLine:
         body = f"<span style='font-family:monospace'>{self.label}: {html.escape(text)}</span>"
         if self._widget is None:
             self._widget = ipywidgets.HTML(value=body)
-            display(self._widget)
+            display(self._widget)  # type: ignore[no-untyped-call]
         else:
             self._widget.value = body

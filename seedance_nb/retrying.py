@@ -101,5 +101,5 @@ class RetryPolicy:
         """
         if retry_after is not None:
             return min(retry_after, self.max_retry_after)
-        cap = min(self.max_delay, self.base_delay * 2 ** max(0, attempt - 1))
-        return cap / 2 + rng() * cap / 2
+        cap = min(self.max_delay, self.base_delay * 2.0 ** max(0, attempt - 1))
+        return float(cap / 2 + rng() * cap / 2)

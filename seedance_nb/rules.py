@@ -94,8 +94,8 @@ def check_prompt(req: R2VRequest) -> list[Problem]:
                                     if have else f"Add a reference to {field} or remove [{kind}{number}]."))
     for match in _LOOSE_TOKEN.finditer(req.prompt):
         kind = (match.group(1) or match.group(3)).capitalize()
-        number = match.group(2) or match.group(4)
-        right = f"[{kind}{number}]"
+        index = match.group(2) or match.group(4)
+        right = f"[{kind}{index}]"
         if match.group(0) != right:
             problems.append(Problem("prompt", match.group(0), "is not how Crun names a reference",
                                     f"Write {right} (capitalised, in square brackets, no space)."))

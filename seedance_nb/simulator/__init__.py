@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -98,6 +99,7 @@ class Simulator:
         self._server: ServerThread | None = None
         self._ctx: SimContext | None = None
         self._workdir: Path | None = None
+        self._remove_workdir: weakref.finalize[Any, Any] | None = None
         self._lock = threading.Lock()
         self._stopped = False
 
@@ -110,6 +112,8 @@ class Simulator:
         if self._stopped:
             raise RuntimeError("This Simulator was stopped; create a new one.")
         self._workdir = Path(tempfile.mkdtemp(prefix="crun-sim-"))
+        # Also removed at interpreter exit if nobody calls stop() (a notebook kernel that just ends).
+        self._remove_workdir = weakref.finalize(self, shutil.rmtree, str(self._workdir), ignore_errors=True)
         self._ctx = SimContext.create(self.knobs, self.state, self.faults, self._workdir)
         try:
             server = ServerThread(build_app(self._ctx), self._host, self._port,
@@ -168,8 +172,8 @@ class Simulator:
     def _cleanup(self) -> None:
         if self._ctx is not None:
             self._ctx.renderer.close()
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
+        if self._remove_workdir is not None:
+            self._remove_workdir()
             self._workdir = None
 
     def __enter__(self) -> Simulator:

@@ -13,7 +13,7 @@ import asyncio
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .faults import FaultPlan
@@ -109,8 +109,9 @@ class SimContext:
         if self.stopping is None:
             return await waiter
         stop = asyncio.ensure_future(self.stopping.wait())
+        both: set[asyncio.Future[Any]] = {waiter, stop}
         try:
-            await asyncio.wait({waiter, stop}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop.cancel()
         if not waiter.done():

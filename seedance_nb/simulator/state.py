@@ -27,7 +27,7 @@ import string
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import defaultdict
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,7 +169,7 @@ class SimState:
         self._files: dict[str, Upload] = {}
         # Separate streams, so a fault script never shifts which tasks fail or how long they take.
         self._rng = random.Random(knobs.seed)
-        self.counters: Counter[str] = Counter()
+        self.counters: defaultdict[str, float] = defaultdict(float)
 
     def now(self) -> float:
         """The simulator's clock."""
@@ -338,19 +338,15 @@ class SimState:
         balance = self.balance()
         with self._lock:
             c = self.counters
+            counts = ("callbacks_failed", "callback_attempts_failed", "assets_created", "uploads_completed",
+                      "renders", "render_cache_hits", "faults_injected")
             return {
-                "tasks_created": c["tasks_created"],
+                "tasks_created": int(c["tasks_created"]),
                 "credits_charged": round(c["credits_charged"] - c["credits_refunded"], 4),
                 "balance": balance,
-                "callbacks_sent": c["callbacks_sent"],
+                "callbacks_sent": int(c["callbacks_sent"]),
                 "credits_refunded": round(c["credits_refunded"], 4),
-                "callbacks_failed": c["callbacks_failed"],
-                "callback_attempts_failed": c["callback_attempts_failed"],
-                "assets_created": c["assets_created"],
-                "uploads_completed": c["uploads_completed"],
-                "renders": c["renders"],
-                "render_cache_hits": c["render_cache_hits"],
-                "faults_injected": c["faults_injected"],
+                **{name: int(c[name]) for name in counts},
             }
 
     def bump(self, counter: str, amount: int = 1) -> None:

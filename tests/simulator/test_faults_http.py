@@ -120,7 +120,7 @@ def test_slow_answers_late_and_createtask_exists_meanwhile(make_sim: Callable[..
 
 def test_slow_does_not_hold_up_other_requests(make_sim: Callable[..., Simulator],
                                               client_of: Callable[..., httpx.Client]) -> None:
-    sim = make_sim(slow_delay=1.0)
+    sim = make_sim(slow_delay=1.5)
     sim.script("taskinfo", ["slow"])
     slow_done: list[float] = []
 
@@ -136,9 +136,9 @@ def test_slow_does_not_hold_up_other_requests(make_sim: Callable[..., Simulator]
     c = client_of(sim)
     started = time.monotonic()
     assert c.get("/client/account/balance").status_code == 200
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 1.0
     worker.join(5)
-    assert slow_done and slow_done[0] - started >= 0.8
+    assert slow_done and slow_done[0] - started >= 1.2
 
 
 def test_scripts_apply_in_order_then_rates(make_sim: Callable[..., Simulator],
