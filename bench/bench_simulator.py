@@ -81,7 +81,7 @@ def bench_taskinfo(seconds: float) -> dict[int, float]:
             results[connections] = done / elapsed
             print(f"TaskInfo, client in a separate process, {connections} pooled connection(s): "
                   f"{done / elapsed:8.0f} req/s  ({done} ok, {errors} errors in {elapsed:.1f} s)  "
-                  f"ratio to target {done / elapsed / TASKINFO_TARGET:.2f}x")
+                  f"ratio to target {done / elapsed / TASKINFO_TARGET:.2f}x (≥1 is good)")
     return results
 
 

@@ -74,7 +74,9 @@ class SimContext:
 
     def ensure_render(self, task: Task) -> Future[RenderResult] | None:
         """Start (once) the render of a successful task; ``None`` when the simulator is stopping."""
-        if task.render is None:
+        failed = task.render is not None and task.render.done() and (
+            task.render.cancelled() or task.render.exception() is not None)
+        if task.render is None or failed:  # a failed render is tried again on the next request
             try:
                 task.render = self.renderer.submit(spec_for_request(task.request, self.local_file))
             except RuntimeError:

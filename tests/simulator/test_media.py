@@ -168,3 +168,17 @@ def test_media_ttl(make_sim: Callable[..., Simulator], client_of: Callable[..., 
     assert httpx.get(url, trust_env=False, timeout=30).status_code == 200
     clock.advance(1)
     assert httpx.get(url, trust_env=False).status_code == 404
+
+
+def test_a_failed_render_answers_500_and_is_retried(make_sim: Callable[..., Simulator],
+                                                    client_of: Callable[..., httpx.Client],
+                                                    body: Callable[..., dict[str, Any]],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = make_sim()
+    c = client_of(sim)
+    monkeypatch.setattr("seedance_nb.simulator.render.ffmpeg_exe", lambda: "/bin/false")
+    url = finished(c, body(prompt="broken ffmpeg", duration=4))["result"]["media_urls"][0]
+    broken = httpx.get(url, trust_env=False, timeout=30)
+    assert broken.status_code == 500 and "Render failed" in broken.text
+    monkeypatch.undo()
+    assert httpx.get(url, trust_env=False, timeout=30).status_code == 200
