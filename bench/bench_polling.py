@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -63,6 +64,24 @@ def schedule_figures() -> dict[str, tuple[float, float]]:
     return {name: (statistics.median(c), max(d)) for name, (c, d) in results.items()}
 
 
+async def one_run(sn: Any, sim: Any, key: str, log: Any, attempt: int) -> tuple[int, float]:
+    """One generate() call; returns (TaskInfo requests on the wire, seconds from completion to detection)."""
+    counter = {"taskinfo": 0}
+    seen_at: dict[str, float] = {}
+
+    async def count(request: httpx.Request) -> None:
+        if request.url.path.endswith("/TaskInfo"):
+            counter["taskinfo"] += 1
+
+    async with sn.Client(api_key=key, base_url=sim.base_url) as client:
+        client.http.event_hooks["request"].append(count)
+        gen = await sn.generate(prompt=f"[Image1] run {attempt}", reference_images=["https://example.com/a.png"],
+                                duration=4, resolution="480p", client=client, log=log, download=False,
+                                progress=False, on_update=lambda i: seen_at.setdefault(i.status, time.time()))
+    assert gen.info and gen.info.completed_at
+    return counter["taskinfo"], seen_at["success"] - gen.info.completed_at.timestamp()
+
+
 async def real_runs(latency: float = 8.0, runs: int = 3) -> list[tuple[str, int, float]]:
     import seedance_nb as sn
     from seedance_nb.simulator import Simulator
@@ -72,21 +91,8 @@ async def real_runs(latency: float = 8.0, runs: int = 3) -> list[tuple[str, int,
     with tempfile.TemporaryDirectory() as tmp, Simulator(latency=latency, api_key=key) as sim:
         log = sn.TaskLog(Path(tmp) / "tasks.sqlite")
         for attempt in range(runs):
-            counter = {"taskinfo": 0}
-
-            async def count(request: httpx.Request) -> None:
-                if request.url.path.endswith("/TaskInfo"):
-                    counter["taskinfo"] += 1
-
-            async with sn.Client(api_key=key, base_url=sim.base_url) as client:
-                client.http.event_hooks["request"].append(count)
-                seen_at: dict[str, float] = {}
-                gen = await sn.generate(prompt=f"[Image1] run {attempt}", reference_images=["https://example.com/a.png"],
-                                        duration=4, resolution="480p", client=client, log=log, download=False,
-                                        progress=False, on_update=lambda i: seen_at.setdefault(i.status, time.time()))
-            assert gen.info and gen.info.completed_at
-            delay = seen_at["success"] - gen.info.completed_at.timestamp()
-            rows.append(("empty log" if attempt == 0 else f"history of {attempt}", counter["taskinfo"], delay))
+            requests, delay = await one_run(sn, sim, key, log, attempt)
+            rows.append(("empty log" if attempt == 0 else f"history of {attempt}", requests, delay))
     print(f"2. real generate() against the simulator, {latency:g} s jobs (scaled: targets apply to 3-minute jobs)")
     for name, count, delay in rows:
         print(f"  {name:<28} TaskInfo requests {count:3d}   detection delay {delay:4.1f} s")

@@ -16,8 +16,10 @@ Example:
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,14 +33,34 @@ __all__ = ["LogDatabase", "connect"]
 
 
 def connect(path: str | os.PathLike[str], busy_timeout_s: float) -> sqlite3.Connection:
-    """Open the log in WAL mode with a busy timeout, in autocommit (transactions are explicit), schema ready."""
+    """Open the log in WAL mode with a busy timeout, in autocommit (transactions are explicit), schema ready.
+
+    Switching a new file to WAL takes an exclusive lock and can answer "database is locked" at once, without
+    waiting on the busy handler, while another process creates the same log; opening is retried until the
+    busy timeout.
+    """
+    deadline = time.monotonic() + busy_timeout_s
+    while True:
+        try:
+            return _open(path, busy_timeout_s)
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01 + random.random() * 0.04)
+
+
+def _open(path: str | os.PathLike[str], busy_timeout_s: float) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-        conn.execute("PRAGMA journal_mode = WAL")  # persistent: readers never block writers, nor writers readers
-    conn.execute("PRAGMA synchronous = NORMAL")  # in WAL: survives any process crash, fast commits
-    conn.execute("PRAGMA foreign_keys = ON")
-    ensure_schema(conn)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")  # persistent: readers never block writers, nor writers readers
+        conn.execute("PRAGMA synchronous = NORMAL")  # in WAL: survives any process crash, fast commits
+        conn.execute("PRAGMA foreign_keys = ON")
+        ensure_schema(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

@@ -65,15 +65,17 @@ class Column:
     sql: str = ""
     stored: bool = True  # False: computed when read (elapsed_s)
     shown: bool = True  # False: kept in SQLite but not in df()/get() (task_info: large, read on request)
+    framed: bool = True  # False: in get() but not in df() (raw JSON the spread columns already show)
     # df() reads the columns of a group as one json_array() per row and decodes each distinct array once:
     # sweeps repeat the same shape, status and references thousands of times (see build_frame).
     group: str | None = None
 
 
 def _c(
-    name: str, kind: Kind, sql: str = "", *, group: str | None = None, stored: bool = True, shown: bool = True
+    name: str, kind: Kind, sql: str = "", *, group: str | None = None, stored: bool = True, shown: bool = True,
+    framed: bool = True,
 ) -> Column:
-    return Column(name, kind, sql, stored, shown, group)
+    return Column(name, kind, sql, stored, shown, framed, group)
 
 
 _F, _R = "facts", "request"  # floats stay out of groups: SQLite's JSON prints them with 15 digits only
@@ -118,15 +120,15 @@ COLUMNS: tuple[Column, ...] = (
     _c("notes", "str", group=_F),
     _c("request_hash", "str", "NOT NULL"),
     _c("media_error", "str", group=_F),
-    _c("payload", "json", "NOT NULL"),
-    _c("local_paths", "json"),
+    _c("payload", "json", "NOT NULL", framed=False),
+    _c("local_paths", "json", framed=False),
     _c("task_info", "json", shown=False),
     _c("updated_at", "time", "NOT NULL"),
 )
 BY_NAME: Mapping[str, Column] = {c.name: c for c in COLUMNS}
 STORED: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.stored)
 READ: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.stored and c.shown)  # what get() selects
-SHOWN: tuple[Column, ...] = tuple(c for c in COLUMNS if c.shown)  # the columns of df(), in order
+SHOWN: tuple[Column, ...] = tuple(c for c in COLUMNS if c.shown and c.framed)  # the columns of df(), in order
 
 _DTYPE_OF_KIND: Mapping[Kind, str] = {
     "str": "string",
@@ -301,7 +303,7 @@ def row_to_dict(names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
     stored = {n: decode_value(n, v) for n, v in zip(names, row, strict=True)}
     start, end = stored.get("submitted_at"), stored.get("finished_at")
     stored["elapsed_s"] = (end - start).total_seconds() if start and end else None
-    return {c.name: stored.get(c.name) for c in SHOWN}
+    return {c.name: stored.get(c.name) for c in COLUMNS if c.shown}
 
 
 # --- request payloads and imported records -> rows ----------------------------------------------------------
