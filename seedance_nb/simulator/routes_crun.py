@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +21,8 @@ from .context import SimContext
 from .responses import crun_route, error, ok, read_json, rejection
 from .state import InsufficientCredits
 from .validation import Rejection, TaskRequest, validate_task_body
+
+T = TypeVar("T")
 
 __all__ = ["API_PREFIX", "crun_routes"]
 
@@ -61,15 +65,23 @@ async def estimate_task(request: Request, ctx: SimContext) -> Response:
     return ok({"estimated_credits": cost, "balance": balance, "affordable": balance >= cost})
 
 
+def _lookup(request: Request, ctx: SimContext, param: str, find: Callable[[str], T | None], what: str) -> T | Response:
+    """The object a required query parameter names: 422 when the parameter is missing, 404 when unknown."""
+    key = request.query_params.get(param, "").strip()
+    if not key:
+        return error(ctx, 422, f"{param} is required", [f"{param}: required"])
+    found = find(key)
+    if found is None:
+        return error(ctx, 404, f"{what} not found", [f"{param}: no {what.lower()} {key[:80]!r}"])
+    return found
+
+
 @crun_route("taskinfo")
 async def task_info(request: Request, ctx: SimContext) -> Response:
     """GET /client/job/TaskInfo?task_id= → the task object; a successful task starts its render."""
-    task_id = request.query_params.get("task_id", "").strip()
-    if not task_id:
-        return error(ctx, 422, "task_id is required", ["task_id: required"])
-    task = ctx.state.task(task_id)
-    if task is None:
-        return error(ctx, 404, "Task not found", [f"task_id: no task {task_id[:80]!r}"])
+    task = _lookup(request, ctx, "task_id", ctx.state.task, "Task")
+    if isinstance(task, Response):
+        return task
     data = task.data(ctx.state.now(), ctx.root_url)
     if data["status"] == "success":
         ctx.ensure_render(task)
@@ -105,12 +117,9 @@ async def asset_upload(request: Request, ctx: SimContext) -> Response:
 @crun_route("asset")
 async def asset_info(request: Request, ctx: SimContext) -> Response:
     """GET /client/job/asset-info?asset_id= → ``{AssetId, Name, AssetType, Status, CreateTime, UpdateTime}``."""
-    asset_id = request.query_params.get("asset_id", "").strip()
-    if not asset_id:
-        return error(ctx, 422, "asset_id is required", ["asset_id: required"])
-    asset = ctx.state.asset(asset_id)
-    if asset is None:
-        return error(ctx, 404, "Asset not found", [f"asset_id: no asset {asset_id[:80]!r}"])
+    asset = _lookup(request, ctx, "asset_id", ctx.state.asset, "Asset")
+    if isinstance(asset, Response):
+        return asset
     return ok(asset.info(ctx.state.now()))
 
 
