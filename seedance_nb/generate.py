@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import inspect
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,20 +30,16 @@ from .client import Client
 from .errors import (
     APIError,
     AuthenticationError,
-    GenerationTimeout,
     InsufficientCreditsError,
-    MediaError,
-    MediaExpiredError,
-    NotFoundError,
     RejectedError,
     SeedanceError,
     SubmissionUnknownError,
     TransportError,
     ValidationError,
 )
+from .follow import OnUpdate, archive_result, follow_task, request_from_row
 from .generation import Generation
-from .models import R2VRequest, TaskInfo
-from .polling import poll_delays
+from .models import R2VRequest
 from .progress import ProgressLine
 
 if TYPE_CHECKING:
@@ -58,7 +53,6 @@ log = logging.getLogger("seedance_nb")
 
 DEFAULT_TIMEOUT_S = 30 * 60.0
 STALE_SUBMITTING_S = 300.0  # longer than any CreateTask can take: such a row's process died mid-request
-OnUpdate = Callable[[TaskInfo], Any]
 T = TypeVar("T")
 
 
@@ -122,14 +116,14 @@ async def generate(request: R2VRequest | None = None, /, *, client: Client | Non
         # No await between this check and begin(): two coroutines of one loop cannot both pay.
         if not new and (row := await _in_flight(tasklog, request_hash)) is not None:
             line.finish(f"following identical task {row['local_id']} already in flight (new=True pays again)")
-            return await _follow(client_, tasklog, row["local_id"], row["task_id"], req, timeout=timeout,
+            return await follow_task(client_, tasklog, row["local_id"], row["task_id"], req, timeout=timeout,
                                  on_update=on_update, download=download, line=line)
         local_paths = {str(url): str(path) for (_, _, path), url in zip(
             req.local_files, _uploaded_urls(req, sendable), strict=True)}
         local_id = tasklog.begin(payload, request_hash, simulated=client_.simulated, sweep_id=sweep_id,
                                  repeat=repeat, tags=tags, local_paths=local_paths)
         task_id = await _submit(client_, tasklog, local_id, payload)
-        return await _follow(client_, tasklog, local_id, task_id, req, timeout=timeout, on_update=on_update,
+        return await follow_task(client_, tasklog, local_id, task_id, req, timeout=timeout, on_update=on_update,
                              download=download, line=line)
 
 
@@ -190,148 +184,6 @@ async def _submit(client: Client, tasklog: TaskLog, local_id: str, payload: dict
     return task_id
 
 
-# -- following a task -------------------------------------------------------------------------------------
-
-async def _follow(client: Client, tasklog: TaskLog, local_id: str, task_id: str, req: R2VRequest, *,
-                  timeout: float, on_update: OnUpdate | None, download: bool, line: ProgressLine) -> Generation:
-    """Poll a task to its end (or the deadline), record every change, archive the media."""
-    row = tasklog.get(local_id) or {}
-    submitted = row.get("submitted_at") or datetime.now(UTC)
-    started = time.monotonic()
-    elapsed0 = max(0.0, (datetime.now(UTC) - submitted).total_seconds())
-    history = tasklog.durations({"model": req.model, "resolution": req.resolution, "duration": req.duration,
-                                 "simulated": client.simulated})
-    typical = sorted(history)[len(history) // 2] if history else None
-    info: TaskInfo | None = None
-    new_info: TaskInfo | None
-    not_found = 0
-    for wait in poll_delays(history, elapsed=elapsed0):
-        try:
-            new_info = await client.task_info(task_id)
-            not_found = 0
-        except NotFoundError:
-            not_found += 1
-            if not_found >= 3:
-                tasklog.record_status(local_id, "failed", error_code=404, error_message="Crun does not know "
-                                      "this task id (expired or never created)")
-                raise
-            new_info = info
-        except (TransportError, APIError) as exc:
-            if isinstance(exc, AuthenticationError):
-                raise
-            log.warning("seedance_nb: TaskInfo for %s failed (%s); still polling", task_id, exc)
-            new_info = info
-        if new_info is not None and new_info != info:
-            info = new_info
-            _record(tasklog, local_id, info, submitted)
-            if on_update is not None:
-                await _call(on_update, info)
-        elapsed = elapsed0 + time.monotonic() - started
-        status = info.status if info else "pending"
-        if info is not None and info.is_final:
-            break
-        if time.monotonic() - started + wait > timeout:
-            line.finish(f"{status} after {elapsed:.0f}s: deadline reached; sn.resume() finishes it later")
-            raise GenerationTimeout(f"task {task_id} (log id {local_id}) is still {status} after {timeout:g} s; "
-                                    "it goes on at Crun and sn.resume() picks it up", task_id=task_id,
-                                    local_id=local_id)
-        line.update(status, elapsed=elapsed, remaining=(typical - elapsed) if typical else None,
-                    extra=f"task {task_id[:8]}")
-        await asyncio.sleep(wait)
-    assert info is not None
-    if info.succeeded and download:
-        await _archive(client, tasklog, local_id, info)
-    gen = _generation(tasklog, local_id, req, info)
-    line.finish(gen.caption())
-    if not info.succeeded:
-        raise _failure(info, local_id)
-    return gen
-
-
-def _record(tasklog: TaskLog, local_id: str, info: TaskInfo, submitted: datetime) -> None:
-    finished = None
-    if info.is_final:
-        # Server-side running time on the local clock: immune to skew between the two clocks.
-        server = (info.completed_at - info.created_at) if info.completed_at and info.created_at else None
-        finished = submitted + server if server is not None else datetime.now(UTC)
-    failed = info.status == "failed"
-    tasklog.record_status(local_id, info.status, credits=info.credits,
-                          error_code=info.result_code if failed else None,
-                          error_message=info.result_message if failed else None,
-                          video_url=info.video_url, last_frame_url=info.last_frame_url, finished_at=finished,
-                          task_info=dict(info.raw))
-
-
-async def _call(callback: OnUpdate, info: TaskInfo) -> None:
-    result = callback(info)
-    if inspect.isawaitable(result):
-        await result
-
-
-def _failure(info: TaskInfo, local_id: str) -> APIError:
-    from .errors import error_for_code
-
-    code = info.result_code or 501
-    cls = error_for_code(code if code != 200 else 501)
-    exc = cls(f"task {info.task_id} failed: {info.result_message or 'no reason given'} (log id {local_id})",
-              code=code, endpoint="/client/job/TaskInfo")
-    exc.task_id = info.task_id  # type: ignore[attr-defined]
-    exc.local_id = local_id  # type: ignore[attr-defined]
-    return exc
-
-
-async def _archive(client: Client, tasklog: TaskLog, local_id: str, info: TaskInfo) -> None:
-    """Download the video (and last frame) into the archive and point the log at them."""
-    from .media import archive
-
-    media_dir = Path(tasklog.path).parent / "media"
-    if not info.video_url:
-        tasklog.record_media_error(local_id, "the task succeeded without a video URL")
-        return
-    try:
-        video = await archive(info.video_url, media_dir=media_dir, http=client.http, kind="video")
-        frame = None
-        if info.last_frame_url:
-            frame = await archive(info.last_frame_url, media_dir=media_dir, http=client.http, kind="image")
-    except MediaExpiredError as exc:
-        tasklog.record_media_error(local_id, f"expired: {exc}")
-        return
-    except MediaError as exc:
-        tasklog.record_media_error(local_id, str(exc))
-        return
-    tasklog.record_media(local_id, video_path=video.path, video_sha256=video.sha256, width=video.width,
-                         height=video.height, fps=video.fps, video_duration_s=video.duration_s,
-                         has_audio=video.has_audio, last_frame_path=frame.path if frame else None)
-
-
-def _generation(tasklog: TaskLog, local_id: str, req: R2VRequest, info: TaskInfo | None) -> Generation:
-    row = tasklog.get(local_id) or {}
-    def path(value: Any) -> Path | None:
-        return Path(value) if value else None
-
-    return Generation(local_id=local_id, task_id=row.get("task_id"), status=row.get("status") or "unknown",
-                      request=req, info=info, video_path=path(row.get("video_path")),
-                      last_frame_path=path(row.get("last_frame_path")), credits=row.get("credits"),
-                      elapsed=row.get("elapsed_s"), media_error=row.get("media_error"),
-                      simulated=bool(row.get("simulated")) or bool(info and info.simulated))
-
-
-def request_from_row(row: Mapping[str, Any]) -> R2VRequest:
-    """Rebuild the request of a logged task: local files where the user gave them, URLs elsewhere."""
-    import json
-
-    payload = json.loads(row["payload"]) if isinstance(row.get("payload"), str) else dict(row.get("payload") or {})
-    fields = dict(payload.get("input") or {})
-    local = json.loads(row["local_paths"]) if isinstance(row.get("local_paths"), str) else {}
-    for name in ("reference_images", "reference_videos", "reference_audios"):
-        fields[name] = [Path(local[u]) if u in local and Path(local[u]).exists() else u for u in fields.get(name, [])]
-    known = {"prompt", "reference_images", "reference_videos", "reference_audios", "resolution", "aspect_ratio",
-             "duration", "audio", "return_last_frame", "byteplus_fallback"}
-    extra = {k: v for k, v in fields.items() if k not in known}
-    kept = {k: v for k, v in fields.items() if k in known}
-    return R2VRequest(model=payload.get("model") or R2VRequest.model, extra=extra, **kept)
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.expanduser().open("rb") as handle:
@@ -390,12 +242,12 @@ async def _resume_one(client: Client, tasklog: TaskLog, row: dict[str, Any], act
     note = ""
     try:
         if action == "follow" and task_id:
-            await _follow(client, tasklog, local_id, task_id, req, timeout=timeout, on_update=None,
+            await follow_task(client, tasklog, local_id, task_id, req, timeout=timeout, on_update=None,
                           download=download, line=ProgressLine(mode=None if progress else "off"))
         else:
             info = await client.task_info(task_id) if task_id else None
             if info is not None and info.succeeded:
-                await _archive(client, tasklog, local_id, info)
+                await archive_result(client, tasklog, local_id, info)
     except SeedanceError as exc:
         note = f"{type(exc).__name__}: {exc}"
     after = tasklog.get(local_id) or {}
@@ -429,7 +281,7 @@ async def resubmit(local_id: str, *, client: Client | None = None, log: TaskLog 
         await _check_affordable(client_, payload)
         tasklog.mark_submitting(local_id)
         task_id = await _submit(client_, tasklog, local_id, payload)
-        return await _follow(client_, tasklog, local_id, task_id, request_from_row(row), timeout=timeout,
+        return await follow_task(client_, tasklog, local_id, task_id, request_from_row(row), timeout=timeout,
                              on_update=on_update, download=download,
                              line=ProgressLine(mode=None if progress else "off"))
 

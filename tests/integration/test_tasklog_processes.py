@@ -41,6 +41,7 @@ while count < 0 or i < count:
     log.record_media(lid, video_path=f"/media/{name}-{i}.mp4", video_sha256=f"{name}{i:060d}", width=1280,
                      height=720, fps=24.0, video_duration_s=4.0 + i % 3, has_audio=True)
     i += 1
+    time.sleep(0.002)  # paced, so the two writers overlap even when one is scheduled late
 log.close()
 """
 
