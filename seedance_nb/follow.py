@@ -32,7 +32,7 @@ from .errors import (
 )
 from .generation import Generation
 from .models import R2VRequest, TaskInfo
-from .polling import poll_delays
+from .polling import expected_duration, poll_delays
 from .progress import ProgressLine
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ async def follow_task(client: Client, tasklog: TaskLog, local_id: str, task_id: 
     elapsed0 = max(0.0, (datetime.now(UTC) - submitted).total_seconds())
     history = tasklog.durations({"model": req.model, "resolution": req.resolution, "duration": req.duration,
                                  "simulated": client.simulated})
-    typical = sorted(history)[len(history) // 2] if history else None
+    typical = expected_duration(history)
     info: TaskInfo | None = None
     new_info: TaskInfo | None
     not_found = 0

@@ -16,14 +16,12 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .client import Client
@@ -39,6 +37,7 @@ from .errors import (
 )
 from .follow import OnUpdate, archive_result, follow_task, request_from_row
 from .generation import Generation
+from .media import sha256_file
 from .models import R2VRequest
 from .progress import ProgressLine
 
@@ -108,7 +107,7 @@ async def generate(request: R2VRequest | None = None, /, *, client: Client | Non
     req = R2VRequest.from_fields(request, **fields).check()
     async with _session(client, log) as (client_, tasklog):
         line = ProgressLine(mode=None if progress else "off")
-        digests = {path: _sha256(path) for _, _, path in req.local_files}
+        digests = {path: sha256_file(path.expanduser()) for _, _, path in req.local_files}
         request_hash = req.request_hash(digests)
         sendable = await client_.upload_references(req)
         payload = sendable.to_payload(callback_url)
@@ -182,14 +181,6 @@ async def _submit(client: Client, tasklog: TaskLog, local_id: str, payload: dict
         raise
     tasklog.mark_pending(local_id, task_id)
     return task_id
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.expanduser().open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # -- resume and resubmit ------------------------------------------------------------------------------------
