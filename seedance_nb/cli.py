@@ -51,9 +51,13 @@ def _run(argv: Sequence[str] | None) -> int:
     if args.command == "log":
         from .tasklog import TaskLog
 
-        frame = TaskLog().df()
+        log = TaskLog()
+        frame = log.df()
         columns = ["local_id", "task_id", "status", "submitted_at", "elapsed_s", "credits", "prompt", "video_path"]
         print(frame[columns].to_string(index=False) if len(frame) else "the task log is empty")
+        for row in log.unknown():
+            print(f"WARNING: {row['local_id']} has an unknown submission: it may exist at Crun and be charged; "
+                  f"sn.resubmit({row['local_id']!r}) sends it again", file=sys.stderr)
         return 0
     from .generate import resume
 

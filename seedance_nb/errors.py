@@ -26,6 +26,8 @@ are mapped to it in exactly one place each and raised ``from`` the original::
     └── MediaError                     a result could not be archived
         └── MediaExpiredError          the result URL is gone (Crun keeps media about 14 days)
 
+Warnings: ``ExtraFieldsWarning`` (a ``UserWarning``) when undocumented fields are sent through ``extra``.
+
 Example:
     >>> import seedance_nb as sn
     >>> try:
@@ -49,6 +51,7 @@ __all__ = [
     "AuthenticationError",
     "BudgetExceededError",
     "ConfigError",
+    "ExtraFieldsWarning",
     "FeatureDisabledError",
     "GenerationFailedError",
     "GenerationTimeout",
@@ -238,6 +241,10 @@ class AssetFailedError(SeedanceError):
 
 class AssetTimeout(SeedanceError, TimeoutError):
     """An asset stayed ``Processing`` past the wait's deadline; wait again later."""
+
+
+class ExtraFieldsWarning(UserWarning):
+    """Undocumented input fields are being sent (``R2VRequest.extra``); the server may reject them."""
 
 
 class MediaError(SeedanceError):

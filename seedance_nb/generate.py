@@ -218,7 +218,12 @@ async def resume(*, client: Client | None = None, log: TaskLog | None = None, ti
                                                   download=download, progress=progress))
 
             await asyncio.gather(*(one(r, a) for r, a in todo))
-    for row in tasklog.unknown():
+    unknown = tasklog.unknown()
+    if unknown and progress:
+        ids = ", ".join(r["local_id"] for r in unknown)
+        ProgressLine().finish(f"WARNING: {len(unknown)} task(s) with an unknown submission ({ids}): they may "
+                              "exist at Crun and be charged; check, then sn.resubmit(local_id) to send one again")
+    for row in unknown:
         rows.append({"local_id": row["local_id"], "task_id": row.get("task_id"), "before": "unknown",
                      "status": "unknown", "video_path": None,
                      "note": f"submission unknown: may exist at Crun; sn.resubmit({row['local_id']!r}) sends it again"})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any, Literal
 
 from .answers import FINAL_STATUSES, AssetInfo, Estimate, TaskInfo, parse_time, split_media_urls
 from .config import DEFAULT_MODEL
-from .errors import Problem, ValidationError
+from .errors import ExtraFieldsWarning, Problem, ValidationError
 
 __all__ = [
     "FINAL_STATUSES",
@@ -233,6 +234,9 @@ class R2VRequest:
         if callback_url is not None:
             body["callback_url"] = callback_url
         body["input"] = self.input_fields()
+        if self.extra:
+            warnings.warn(f"sending undocumented input fields {sorted(self.extra)}; Crun may reject or ignore "
+                          "them", ExtraFieldsWarning, stacklevel=2)
         return body
 
     def input_fields(self) -> dict[str, Any]:

@@ -75,3 +75,15 @@ def test_simulate_serves_in_the_foreground_with_a_banner(tmp_path: Path, fake_ke
 def test_bad_arguments_fail_clearly(tmp_path: Path, args: list[str]) -> None:
     out = run(*args, home=tmp_path / "runs", timeout=30)
     assert out.returncode != 0 and "Traceback" not in out.stderr
+
+
+def test_unknown_submissions_are_listed_loudly(tmp_path: Path) -> None:
+    import seedance_nb as sn
+
+    log = sn.TaskLog(tmp_path / "runs" / "tasks.sqlite")
+    local_id = log.begin({"model": "m", "input": {"prompt": "x"}}, "h")
+    log.mark_unknown(local_id, "no answer")
+    for command in ("log", "resume"):
+        out = run(command, home=tmp_path / "runs")
+        assert out.returncode == 0, out.stderr
+        assert "WARNING" in out.stderr and local_id in out.stderr and "resubmit" in out.stderr

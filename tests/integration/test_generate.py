@@ -67,6 +67,18 @@ async def test_generate_records_follows_and_archives(sim: Simulator, client: sn.
     assert "<video" in gen._repr_html_() and "720p" in gen.caption()
 
 
+async def test_on_update_may_be_a_coroutine_function(client: sn.Client, log: sn.TaskLog) -> None:
+    seen: list[str] = []
+
+    async def record(info: sn.TaskInfo) -> None:
+        await asyncio.sleep(0)
+        seen.append(info.status)
+
+    async with client:
+        await sn.generate(request(), client=client, log=log, on_update=record, progress=False)
+    assert seen and seen[-1] == "success"
+
+
 async def test_identical_request_in_flight_is_followed_not_paid_twice(sim: Simulator, client: sn.Client,
                                                                       log: sn.TaskLog) -> None:
     async with client:

@@ -62,8 +62,9 @@ def test_payload_leaves_out_empty_lists_and_unset_flags_but_sends_defaults() -> 
     assert flagged["input"]["byteplus_fallback"] is False
 
 
-def test_extra_fields_pass_through_verbatim() -> None:
-    body = sn.R2VRequest(prompt="x", reference_images=[URL], extra={"seed": 7}).to_payload()
+def test_extra_fields_pass_through_verbatim_with_a_warning() -> None:
+    with pytest.warns(sn.ExtraFieldsWarning, match="seed"):
+        body = sn.R2VRequest(prompt="x", reference_images=[URL], extra={"seed": 7}).to_payload()
     assert body["input"]["seed"] == 7
     problems = sn.R2VRequest(prompt="x", reference_images=[URL], extra={"duration": 4}).validate()
     assert [p.field for p in problems] == ["extra['duration']"]
