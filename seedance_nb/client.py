@@ -22,7 +22,7 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -231,17 +231,20 @@ class Client:
         return await self._call("GET", "client/job/Models")
 
     # -- files and assets ------------------------------------------------------------------------------
-    async def upload_file(self, path: str | Path) -> str:
+    async def upload_file(self, path: str | Path, *, digest: str | None = None) -> str:
         """Upload a local file with the presigned two-step upload and return its public ``file_url``.
 
-        Files are remembered by content hash, so the same bytes are sent once per cache.
+        Files are remembered by content hash, so the same bytes are sent once per cache. A caller that
+        already hashed the file passes ``digest`` and a cached file is not read again.
 
         Example:
             >>> url = await client.upload_file(Path("me.png"))  # doctest: +SKIP
         """
         path = Path(path).expanduser()
+        if digest is not None and digest in self._uploads:
+            return self._uploads[digest]
         data = path.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
+        digest = digest or hashlib.sha256(data).hexdigest()
         if digest in self._uploads:
             return self._uploads[digest]
         mime = content_type(path)
@@ -268,10 +271,15 @@ class Client:
                                     "the file was not stored. Try again later.")
             await self._sleep(self.retry.delay(attempt=attempt, rng=self._rng))
 
-    async def upload_references(self, request: R2VRequest) -> R2VRequest:
-        """Upload every local ``Path`` of ``request`` (at once, each file once) and return a URL-only copy."""
+    async def upload_references(self, request: R2VRequest, *, digests: Mapping[Path, str] | None = None
+                                ) -> R2VRequest:
+        """Upload every local ``Path`` of ``request`` (at once, each file once) and return a URL-only copy.
+
+        ``digests`` (path → SHA-256), when the caller has them, spare re-reading files already uploaded.
+        """
+        known = digests or {}
         paths = sorted({path for _, _, path in request.local_files}, key=str)
-        urls = await asyncio.gather(*(self.upload_file(p) for p in paths))
+        urls = await asyncio.gather(*(self.upload_file(p, digest=known.get(p)) for p in paths))
         return request.with_uploads(dict(zip(paths, urls, strict=True)))
 
     async def upload_asset(self, url: str, asset_type: str = "Image", name: str | None = None) -> str:

@@ -109,25 +109,20 @@ async def generate(request: R2VRequest | None = None, /, *, client: Client | Non
         line = ProgressLine(mode=None if progress else "off")
         digests = {path: sha256_file(path.expanduser()) for _, _, path in req.local_files}
         request_hash = req.request_hash(digests)
-        sendable = await client_.upload_references(req)
+        sendable = await client_.upload_references(req, digests=digests)
         payload = sendable.to_payload(callback_url)
         await _check_affordable(client_, payload)
         # No await between this check and begin(): two coroutines of one loop cannot both pay.
         if not new and (row := await _in_flight(tasklog, request_hash)) is not None:
             line.finish(f"following identical task {row['local_id']} already in flight (new=True pays again)")
             return await follow_task(client_, tasklog, row["local_id"], row["task_id"], req, timeout=timeout,
-                                 on_update=on_update, download=download, line=line)
-        local_paths = {str(url): str(path) for (_, _, path), url in zip(
-            req.local_files, _uploaded_urls(req, sendable), strict=True)}
+                                     on_update=on_update, download=download, line=line)
+        local_paths = {str(sendable.references[name][i]): str(path) for name, i, path in req.local_files}
         local_id = tasklog.begin(payload, request_hash, simulated=client_.simulated, sweep_id=sweep_id,
                                  repeat=repeat, tags=tags, local_paths=local_paths)
         task_id = await _submit(client_, tasklog, local_id, payload)
         return await follow_task(client_, tasklog, local_id, task_id, req, timeout=timeout, on_update=on_update,
-                             download=download, line=line)
-
-
-def _uploaded_urls(original: R2VRequest, sendable: R2VRequest) -> list[str]:
-    return [str(sendable.references[name][index]) for name, index, _ in original.local_files]
+                                 download=download, line=line)
 
 
 async def _in_flight(tasklog: TaskLog, request_hash: str, wait_s: float = 30.0) -> dict[str, Any] | None:
@@ -278,8 +273,8 @@ async def resubmit(local_id: str, *, client: Client | None = None, log: TaskLog 
         tasklog.mark_submitting(local_id)
         task_id = await _submit(client_, tasklog, local_id, payload)
         return await follow_task(client_, tasklog, local_id, task_id, request_from_row(row), timeout=timeout,
-                             on_update=on_update, download=download,
-                             line=ProgressLine(mode=None if progress else "off"))
+                                 on_update=on_update, download=download,
+                                 line=ProgressLine(mode=None if progress else "off"))
 
 
 def _problem_local_id(local_id: str) -> Any:

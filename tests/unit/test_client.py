@@ -289,6 +289,22 @@ async def test_upload_file_two_steps_key_stays_home_and_cache(fake_key: str, tmp
     assert "x-api-key" not in put.headers and fake_key not in str(put.headers)
 
 
+async def test_a_known_digest_skips_reading_a_file_already_uploaded(fake_key: str, tmp_path: Path) -> None:
+    import hashlib
+
+    path = media_factory.image(tmp_path / "me.png")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    slot = ok({"presigned_url": "https://r2.storage.test/put/1", "file_url": "https://files.storage.test/1.png"})
+    rec = Recorder(slot, httpx.Response(200))
+    client, _ = make(fake_key, rec)
+    async with client:
+        first = await client.upload_file(path, digest=digest)
+        path.unlink()  # a second read would fail now
+        again = await client.upload_references(sn.R2VRequest(prompt="[Image1]", reference_images=[path]),
+                                               digests={path: digest})
+    assert again.reference_images == (first,) and len(rec.requests) == 2
+
+
 async def test_upload_put_failure_asks_for_a_fresh_slot(fake_key: str, tmp_path: Path) -> None:
     path = media_factory.image(tmp_path / "me.png")
     slot = ok({"presigned_url": "https://r2.storage.test/put/1", "file_url": "https://files.storage.test/1.png"})
