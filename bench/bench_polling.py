@@ -3,7 +3,7 @@
 Targets: ≤ 15 requests and ≤ 5 s between the simulated completion and its detection. Crun's own CLI polls
 every 5 s (36 requests for such a job). Two measurements, both made in this run:
 
-1. The schedule `generate()` uses (seedance_nb.polling), over 2,000 jobs whose running time is drawn
+1. The schedule `generate()` uses (seedance_nb._polling), over 2,000 jobs whose running time is drawn
    around 3 minutes, with and without a history of past durations, beside a fixed 5 s poll.
 2. Real `generate()` calls against the simulator on loopback with 8 s jobs, counting the TaskInfo
    requests on the wire, first with an empty task log and then with a learned history.
@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from seedance_nb.polling import poll_delays, poll_times
+from seedance_nb._polling import poll_delays, poll_times
 
 JOBS = 2000
 REQUESTS_TARGET = 15

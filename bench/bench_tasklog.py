@@ -31,9 +31,11 @@ import pandas as pd
 
 try:
     from seedance_nb.tasklog import TaskLog
+    from seedance_nb.tasklog._ledger import Ledger
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from seedance_nb.tasklog import TaskLog
+    from seedance_nb.tasklog._ledger import Ledger
 
 MODEL = "bytedance/seedance2-0-mini-r2v"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -94,16 +96,17 @@ def bench_appends(folder: Path, count: int) -> None:
                                       "record_status(success)": [], "record_media": []}
     per_task: list[float] = []
     with TaskLog(folder / "appends.sqlite") as log:
+        ledger = Ledger(log)
         for i in range(count + 20):
             took: dict[str, float] = {}
-            lid, took["begin"] = stopwatch(log.begin, payload(i, i, True), f"h{i}")
-            _, took["mark_pending"] = stopwatch(log.mark_pending, lid, f"task-{i}")
-            _, took["record_status(running)"] = stopwatch(log.record_status, lid, "running")
-            _, took["record_status(success)"] = stopwatch(
-                log.record_status, lid, "success", credits=14.5, video_url=f"https://cdn/{i}.mp4")
-            _, took["record_media"] = stopwatch(
-                log.record_media, lid, video_path=f"/m/{i}.mp4", video_sha256=f"{i:064x}", width=1280,
-                height=720, fps=24.0, video_duration_s=5.0, has_audio=True)
+            lid, took["begin"] = stopwatch(ledger.begin, payload(i, i, True), f"h{i}")
+            _, took["mark_pending"] = stopwatch(ledger.mark_pending, lid, f"task-{i}")
+            _, took["record_status(running)"] = stopwatch(ledger.record_status, lid, "running")
+            _, took["record_status(success)"] = stopwatch(ledger.record_status, lid, "success", credits=14.5,
+                                                          video_url=f"https://cdn/{i}.mp4")
+            _, took["record_media"] = stopwatch(ledger.record_media, lid, video_path=f"/m/{i}.mp4",
+                                                video_sha256=f"{i:064x}", width=1280, height=720, fps=24.0,
+                                                video_duration_s=5.0, has_audio=True)
             if i >= 20:  # the first tasks warm caches and the WAL file
                 for name, seconds in took.items():
                     per_op[name].append(seconds)

@@ -14,10 +14,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
-
-from .client import Client
-from .embedded import stop_simulator, use_simulator
+from .__version__ import __version__
+from ._answers import AssetInfo, Estimate, TaskInfo
+from ._client import Client
+from ._generate import generate, generate_sync, resubmit, resume
+from ._models import MODEL_PROFILES, R2VRequest
+from ._retrying import RetryPolicy
 from .errors import (
     APIError,
     AssetFailedError,
@@ -44,13 +46,11 @@ from .errors import (
     TransportError,
     ValidationError,
 )
-from .generate import generate, generate_sync, resubmit, resume
-from .generation import Generation
-from .models import MODEL_PROFILES, AssetInfo, Estimate, R2VRequest, TaskInfo
-from .retrying import RetryPolicy
+from .notebook._generation import Generation
 
 # name -> module that defines it, imported on first access (pandas and ipywidgets stay unloaded until needed)
-_LAZY: dict[str, str] = {"TaskLog": "tasklog"}
+_LAZY: dict[str, str] = {"TaskLog": "tasklog", "use_simulator": "simulator.embedded",
+                          "stop_simulator": "simulator.embedded"}
 
 __all__ = [
     "MODEL_PROFILES",

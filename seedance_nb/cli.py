@@ -59,7 +59,7 @@ def _run(argv: Sequence[str] | None) -> int:
             print(f"WARNING: {row['local_id']} has an unknown submission: it may exist at Crun and be charged; "
                   f"sn.resubmit({row['local_id']!r}) sends it again", file=sys.stderr)
         return 0
-    from .generate import resume
+    from ._generate import resume
 
     summary = asyncio.run(resume())
     print(summary.to_string(index=False) if len(summary) else "nothing to resume")

@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import os
-import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,6 @@ from .errors import ConfigError
 
 __all__ = [
     "DEFAULT_BASE_URL",
-    "DEFAULT_MODEL",
     "Settings",
     "clear_endpoint_override",
     "home_dir",
@@ -38,9 +36,7 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = "https://api.crun.ai/api/v1"
-DEFAULT_MODEL = "bytedance/seedance2-0-mini-r2v"
 DEFAULT_HOME = "seedance-runs"
-KEY_PATTERN = re.compile(r"^ak_[A-Za-z0-9]{32}$")
 
 
 @dataclass(frozen=True)
@@ -116,7 +112,3 @@ def home_dir(home: str | os.PathLike[str] | None = None) -> Path:
     chosen = home if home is not None else os.environ.get("SEEDANCE_NB_HOME") or DEFAULT_HOME
     return Path(chosen).expanduser().absolute()
 
-
-def looks_like_key(text: str) -> bool:
-    """True when ``text`` has the form of a Crun key (``ak_`` and 32 letters or digits)."""
-    return bool(KEY_PATTERN.match(text))

@@ -18,7 +18,7 @@ __all__ = ["run_demo"]
 
 
 def _reference_image(folder: Path) -> Path:
-    from .probe import ffmpeg_exe
+    from ._probe import ffmpeg_exe
 
     path = folder / "reference.png"
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi",
@@ -30,8 +30,8 @@ async def run_demo(latency: float = 1.0) -> int:
     """Run the demo; returns 0 when the archived video matches the request, 1 otherwise."""
     import seedance_nb as sn
 
+    from ._probe import probe
     from .config import home_dir
-    from .probe import probe
 
     simulator = sn.use_simulator(latency=latency)
     print(f"simulator: {simulator.base_url} (embedded; no key or network needed)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from seedance_nb.probe import ffmpeg_exe
+from seedance_nb._probe import ffmpeg_exe
 
 
 def _run(args: list[str]) -> None:

@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import hmac
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -23,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from .._limits import KEY_FORM
 from .context import SimContext
 from .faults import CODE_KINDS
 from .transport import DropResponse as _Drop
@@ -42,7 +42,7 @@ __all__ = [
     "rejection",
 ]
 
-_KEY = re.compile(r"ak_[A-Za-z0-9]{32}")
+
 FAULT_MESSAGES = {
     401: "Invalid API key",
     402: "Insufficient credits",
@@ -75,7 +75,7 @@ def key_accepted(key: str | None, configured: str | None) -> bool:
         return False
     if configured:
         return hmac.compare_digest(key.encode("utf-8", "replace"), configured.encode("utf-8", "replace"))
-    return _KEY.fullmatch(key) is not None
+    return KEY_FORM.fullmatch(key) is not None
 
 
 def envelope(code: int, message: str, data: Any = None, errors: Sequence[str] = ()) -> dict[str, Any]:

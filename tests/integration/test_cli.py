@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from seedance_nb.tasklog._ledger import Ledger
+
 
 def run(*args: str, home: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("CRUN_API_KEY", "CRUN_BASE_URL")}
@@ -42,7 +44,8 @@ def test_resume_without_a_key_says_how_to_set_one(tmp_path: Path) -> None:
     import seedance_nb as sn
 
     log = sn.TaskLog(tmp_path / "runs" / "tasks.sqlite")
-    log.mark_pending(log.begin({"model": "m", "input": {"prompt": "x"}}, "h"), "task-1")
+    ledger = Ledger(log)
+    ledger.mark_pending(ledger.begin({"model": "m", "input": {"prompt": "x"}}, "h"), "task-1")
     out = run("resume", home=tmp_path / "runs")
     assert out.returncode == 2 and "CRUN_API_KEY" in out.stderr and "Traceback" not in out.stderr
 
@@ -81,8 +84,8 @@ def test_unknown_submissions_are_listed_loudly(tmp_path: Path) -> None:
     import seedance_nb as sn
 
     log = sn.TaskLog(tmp_path / "runs" / "tasks.sqlite")
-    local_id = log.begin({"model": "m", "input": {"prompt": "x"}}, "h")
-    log.mark_unknown(local_id, "no answer")
+    local_id = Ledger(log).begin({"model": "m", "input": {"prompt": "x"}}, "h")
+    Ledger(log).mark_unknown(local_id, "no answer")
     for command in ("log", "resume"):
         out = run(command, home=tmp_path / "runs")
         assert out.returncode == 0, out.stderr

@@ -11,7 +11,7 @@ import media_factory
 import pytest
 
 import seedance_nb as sn
-from seedance_nb.retrying import RetryPolicy
+from seedance_nb._retrying import RetryPolicy
 from seedance_nb.simulator import Simulator
 
 URL = "https://example.com/a.png"

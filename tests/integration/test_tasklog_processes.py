@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from seedance_nb.tasklog import TaskLog
-from seedance_nb.tasklog_schema import DTYPES
+from seedance_nb.tasklog._ledger import Ledger
+from seedance_nb.tasklog._schema import DTYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 PER_WRITER = 200
@@ -23,9 +24,11 @@ PER_WRITER = 200
 WRITER = """
 import pathlib, sys, time
 from seedance_nb.tasklog import TaskLog
+from seedance_nb.tasklog._ledger import Ledger
 
 path, name, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), pathlib.Path(sys.argv[4])
 log = TaskLog(path)
+ledger = Ledger(log)
 pathlib.Path(f"{path}.ready-{name}").touch()
 while not go.exists():
     time.sleep(0.002)
@@ -35,11 +38,11 @@ while count < 0 or i < count:
             "input": {"prompt": f"{name} {i}", "reference_images": [f"https://x.org/{i % 5}.png"],
                       "resolution": "720p", "aspect_ratio": "16:9", "duration": 4 + i % 3, "audio": True,
                       "return_last_frame": False}}
-    lid = log.begin(body, f"{name}-{i}", sweep_id=name, repeat=i)
-    log.mark_pending(lid, f"{name}-task-{i}")
-    log.record_status(lid, "success", credits=2.9 * (4 + i % 3), video_url=f"https://cdn/{name}/{i}.mp4")
-    log.record_media(lid, video_path=f"/media/{name}-{i}.mp4", video_sha256=f"{name}{i:060d}", width=1280,
-                     height=720, fps=24.0, video_duration_s=4.0 + i % 3, has_audio=True)
+    lid = ledger.begin(body, f"{name}-{i}", sweep_id=name, repeat=i)
+    ledger.mark_pending(lid, f"{name}-task-{i}")
+    ledger.record_status(lid, "success", credits=2.9 * (4 + i % 3), video_url=f"https://cdn/{name}/{i}.mp4")
+    ledger.record_media(lid, video_path=f"/media/{name}-{i}.mp4", video_sha256=f"{name}{i:060d}", width=1280,
+                        height=720, fps=24.0, video_duration_s=4.0 + i % 3, has_audio=True)
     i += 1
     time.sleep(0.002)  # paced, so the two writers overlap even when one is scheduled late
 log.close()
@@ -50,6 +53,7 @@ log.close()
 CREATOR = """
 import pathlib, sys, time
 from seedance_nb.tasklog import TaskLog
+from seedance_nb.tasklog._ledger import Ledger
 
 path, name, go = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
 pathlib.Path(f"{path}.ready-{name}").touch()
@@ -57,7 +61,7 @@ while not go.exists():
     time.sleep(0.001)
 with TaskLog(path) as log:
     for i in range(5):
-        log.begin({"model": "m", "input": {"prompt": f"{name} {i}"}}, f"{name}-{i}")
+        Ledger(log).begin({"model": "m", "input": {"prompt": f"{name} {i}"}}, f"{name}-{i}")
 """
 
 
@@ -140,7 +144,7 @@ def test_a_writer_killed_mid_stream_leaves_a_consistent_log(tmp_path: Path) -> N
         frame = reader.df()
         check_snapshot(frame)
         assert len(frame) >= 50
-        reader.begin({"model": "m", "input": {"prompt": "after the crash"}}, "after")  # still writable
+        Ledger(reader).begin({"model": "m", "input": {"prompt": "after the crash"}}, "after")  # still writable
     assert integrity(path) == "ok"
 
 

@@ -127,7 +127,7 @@ def test_main_runs_in_the_foreground_with_a_banner(tmp_path: Path) -> None:
 
 
 def test_plugin_import_starts_nothing() -> None:
-    code = ("import threading, seedance_nb.pytest_plugin as p; "
+    code = ("import threading, seedance_nb.simulator.pytest_plugin as p; "
             "assert [t.name for t in threading.enumerate()] == ['MainThread'], threading.enumerate(); "
             "import sys; assert 'uvicorn' not in sys.modules and 'seedance_nb.simulator' not in sys.modules; "
             "print('ok')")

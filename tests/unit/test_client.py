@@ -13,7 +13,7 @@ import media_factory
 import pytest
 
 import seedance_nb as sn
-from seedance_nb.retrying import RetryPolicy
+from seedance_nb._retrying import RetryPolicy
 
 BASE = "https://api.crun.test/api/v1"
 URL = "https://example.com/a.png"

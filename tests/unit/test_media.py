@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from seedance_nb._media import ArchivedMedia, archive, media_dir, sha256_file, suffix_for
+from seedance_nb._probe import ffmpeg_exe
 from seedance_nb.errors import MediaError, MediaExpiredError
-from seedance_nb.media import ArchivedMedia, archive, media_dir, sha256_file, suffix_for
-from seedance_nb.probe import ffmpeg_exe
 
 URL = "https://cdn.example/result/abc123.mp4?X-Sig=1"
 PNG_URL = "https://cdn.example/result/abc123_1.png"

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import seedance_nb as sn
-from seedance_nb.models import TaskInfo, parse_time, split_media_urls
+from seedance_nb._answers import TaskInfo, parse_time, split_media_urls
 
 URL = "https://example.com/a.png"
 

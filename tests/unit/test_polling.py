@@ -8,7 +8,7 @@ from itertools import islice
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seedance_nb.polling import PollPlan, expected_duration, poll_delays, poll_times
+from seedance_nb._polling import PollPlan, expected_duration, poll_delays, poll_times
 
 
 def test_without_history_waits_grow_to_the_cap() -> None:

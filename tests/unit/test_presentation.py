@@ -6,8 +6,7 @@ import io
 from pathlib import Path
 
 import seedance_nb as sn
-from seedance_nb.generation import video_src
-from seedance_nb.progress import ProgressLine, describe
+from seedance_nb.notebook import ProgressLine, describe, video_src
 
 REQ = sn.R2VRequest(prompt="<b>[Image1]</b> waves", reference_images=["https://x.org/a.png"], duration=4)
 

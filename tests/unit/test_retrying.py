@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seedance_nb.retrying import RetryPolicy, is_retryable_code, parse_retry_after
+from seedance_nb._retrying import RetryPolicy, is_retryable_code, parse_retry_after
 
 
 def test_retryable_codes() -> None:

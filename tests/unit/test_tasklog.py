@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from seedance_nb import tasklog
 from seedance_nb.errors import SeedanceError
-from seedance_nb.tasklog import TaskLog, new_local_id
-from seedance_nb.tasklog_schema import DTYPES, SCHEMA_VERSION
+from seedance_nb.tasklog import TaskLog
+from seedance_nb.tasklog._ledger import Ledger
+from seedance_nb.tasklog._schema import DTYPES, SCHEMA_VERSION, new_local_id
 
 CONTRACT = [
     "local_id", "task_id", "status", "model", "prompt", "reference_images", "reference_videos",
@@ -67,11 +68,17 @@ def log(tmp_path: Path, clock: FakeClock) -> Any:
         yield opened
 
 
+@pytest.fixture
+def ledger(log: TaskLog) -> Ledger:
+    return Ledger(log)
+
+
 def run_to_success(log: TaskLog, clock: FakeClock, *, seconds: float = 120, **begin: Any) -> str:
-    lid = log.begin(payload(), "hash-1", **begin)
-    log.mark_pending(lid, "task-" + lid)
+    ledger = Ledger(log)
+    lid = ledger.begin(payload(), "hash-1", **begin)
+    ledger.mark_pending(lid, "task-" + lid)
     clock.advance(seconds)
-    log.record_status(lid, "success", credits=29.0, video_url="https://cdn.example/v.mp4")
+    ledger.record_status(lid, "success", credits=29.0, video_url="https://cdn.example/v.mp4")
     return lid
 
 
@@ -112,18 +119,19 @@ def test_a_log_held_by_another_writer_raises_a_seedance_error(tmp_path: Path) ->
         try:
             blocker.execute("BEGIN IMMEDIATE")
             with pytest.raises(SeedanceError, match=r"t\.sqlite failed: database is locked") as caught:
-                opened.begin(payload(), "h")
+                Ledger(opened).begin(payload(), "h")
             assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
             assert len(opened.df()) == 0  # readers are not blocked by a writer (WAL)
             blocker.execute("ROLLBACK")
         finally:
             blocker.close()
-        assert opened.begin(payload(), "h")
+        assert Ledger(opened).begin(payload(), "h")
 
 
-def test_begin_commits_a_submitting_row_with_the_payload_verbatim(log: TaskLog, clock: FakeClock) -> None:
+def test_begin_commits_a_submitting_row_with_the_payload_verbatim(log: TaskLog, clock: FakeClock,
+                                                                  ledger: Ledger) -> None:
     body = payload(reference_videos=["https://x.org/v.mp4"])
-    lid = log.begin(body, "hash-1", sweep_id="s1", repeat=2, tags=["a", "b", "a"],
+    lid = ledger.begin(body, "hash-1", sweep_id="s1", repeat=2, tags=["a", "b", "a"],
                     local_paths={"https://up/a.png": "/home/me/a.png"})
     # visible to another connection at once: committed before CreateTask would be sent
     other = sqlite3.connect(log.path)
@@ -146,29 +154,29 @@ def test_begin_commits_a_submitting_row_with_the_payload_verbatim(log: TaskLog, 
     assert list(row) == CONTRACT + EXTRA
 
 
-def test_begin_refuses_a_payload_without_input(log: TaskLog) -> None:
+def test_begin_refuses_a_payload_without_input(log: TaskLog, ledger: Ledger) -> None:
     with pytest.raises(ValueError, match="input"):
-        log.begin({"model": "m"}, "h")
+        ledger.begin({"model": "m"}, "h")
 
 
-def test_odd_payload_values_are_kept_verbatim_and_leave_their_column_empty(log: TaskLog) -> None:
+def test_odd_payload_values_are_kept_verbatim_and_leave_their_column_empty(log: TaskLog, ledger: Ledger) -> None:
     body = payload(duration="auto", audio="yes")
-    lid = log.begin(body, "h")
+    lid = ledger.begin(body, "h")
     row = log.get(lid)
     assert row is not None and json.loads(row["payload"]) == body
     assert row["duration"] is None and row["audio"] is None and row["resolution"] == "720p"
 
 
-def test_full_lifecycle_records_every_status_change_as_an_event(log: TaskLog, clock: FakeClock) -> None:
-    lid = log.begin(payload(), "hash-1")
+def test_full_lifecycle_records_every_status_change_as_an_event(log: TaskLog, clock: FakeClock, ledger: Ledger) -> None:
+    lid = ledger.begin(payload(), "hash-1")
     clock.advance(1)
-    assert log.mark_pending(lid, "task-1")
+    assert ledger.mark_pending(lid, "task-1")
     clock.advance(10)
-    assert log.record_status(lid, "running")
+    assert ledger.record_status(lid, "running")
     clock.advance(100)
     info = {"task_id": "task-1", "status": "success"}
-    assert log.record_status(lid, "success", credits=29.0, video_url="https://cdn/v.mp4", task_info=info)
-    assert log.record_media(lid, video_path="media/abc.mp4", video_sha256="abc", width=1280, height=720,
+    assert ledger.record_status(lid, "success", credits=29.0, video_url="https://cdn/v.mp4", task_info=info)
+    assert ledger.record_media(lid, video_path="media/abc.mp4", video_sha256="abc", width=1280, height=720,
                             fps=24.0, video_duration_s=5.0, has_audio=True)
     row = log.get(lid)
     assert row is not None
@@ -185,40 +193,40 @@ def test_full_lifecycle_records_every_status_change_as_an_event(log: TaskLog, cl
     assert str(events["at"].dtype) == "datetime64[us, UTC]" and str(events["seq"].dtype) == "Int64"
 
 
-def test_a_repeated_status_with_nothing_new_appends_no_event(log: TaskLog, clock: FakeClock) -> None:
-    lid = log.begin(payload(), "h")
-    log.mark_pending(lid, "task-1")
-    assert not log.mark_pending(lid, "task-1")
-    assert log.record_status(lid, "running")
+def test_a_repeated_status_with_nothing_new_appends_no_event(log: TaskLog, clock: FakeClock, ledger: Ledger) -> None:
+    lid = ledger.begin(payload(), "h")
+    ledger.mark_pending(lid, "task-1")
+    assert not ledger.mark_pending(lid, "task-1")
+    assert ledger.record_status(lid, "running")
     for _ in range(3):
         clock.advance(5)
-        assert not log.record_status(lid, "running", task_info={"status": "running"})
-    assert log.record_status(lid, "running", credits=3.0)  # something new is news
+        assert not ledger.record_status(lid, "running", task_info={"status": "running"})
+    assert ledger.record_status(lid, "running", credits=3.0)  # something new is news
     assert log.events(lid)["status"].tolist() == ["submitting", "pending", "running", "running"]
 
 
-def test_a_stale_poll_does_not_reopen_a_finished_task(log: TaskLog, clock: FakeClock) -> None:
+def test_a_stale_poll_does_not_reopen_a_finished_task(log: TaskLog, clock: FakeClock, ledger: Ledger) -> None:
     lid = run_to_success(log, clock)
-    assert not log.record_status(lid, "running")
+    assert not ledger.record_status(lid, "running")
     row = log.get(lid)
     assert row is not None and row["status"] == "success"
     assert log.events(lid)["status"].tolist() == ["submitting", "pending", "success"]
 
 
-def test_an_unknown_status_is_kept_verbatim(log: TaskLog) -> None:
-    lid = log.begin(payload(), "h")
-    log.mark_pending(lid, "task-1")
-    log.record_status(lid, "queued")
+def test_an_unknown_status_is_kept_verbatim(log: TaskLog, ledger: Ledger) -> None:
+    lid = ledger.begin(payload(), "h")
+    ledger.mark_pending(lid, "task-1")
+    ledger.record_status(lid, "queued")
     assert log.df()["status"].tolist() == ["queued"]
 
 
-def test_failed_and_rejected_carry_code_and_message(log: TaskLog, clock: FakeClock) -> None:
-    failed = log.begin(payload(), "h1")
-    log.mark_pending(failed, "task-1")
+def test_failed_and_rejected_carry_code_and_message(log: TaskLog, clock: FakeClock, ledger: Ledger) -> None:
+    failed = ledger.begin(payload(), "h1")
+    ledger.mark_pending(failed, "task-1")
     clock.advance(30)
-    log.record_status(failed, "failed", error_code=451, error_message="output moderation")
-    rejected = log.begin(payload(), "h2")
-    log.mark_rejected(rejected, 402, "Insufficient credits")
+    ledger.record_status(failed, "failed", error_code=451, error_message="output moderation")
+    rejected = ledger.begin(payload(), "h2")
+    ledger.mark_rejected(rejected, 402, "Insufficient credits")
     frame = log.df().set_index("local_id")
     assert frame.loc[failed, "error_code"] == 451 and frame.loc[failed, "elapsed_s"] == 30.0
     assert frame.loc[rejected, "status"] == "rejected" and frame.loc[rejected, "error_code"] == 402
@@ -226,63 +234,64 @@ def test_failed_and_rejected_carry_code_and_message(log: TaskLog, clock: FakeClo
     assert frame.loc[rejected, "finished_at"] == pd.Timestamp(clock.now)
 
 
-def test_unknown_is_listed_and_only_an_explicit_resubmit_resets_it(log: TaskLog, clock: FakeClock) -> None:
-    lid = log.begin(payload(), "h")
-    log.mark_unknown(lid, "ReadTimeout after CreateTask was sent")
+def test_unknown_is_listed_and_only_an_explicit_resubmit_resets_it(log: TaskLog, clock: FakeClock,
+                                                                   ledger: Ledger) -> None:
+    lid = ledger.begin(payload(), "h")
+    ledger.mark_unknown(lid, "ReadTimeout after CreateTask was sent")
     assert [r["local_id"] for r in log.unknown()] == [lid]
-    assert log.find_in_flight("h") is None and log.unfinished() == []
+    assert ledger.find_in_flight("h") is None and log.unfinished() == []
     clock.advance(60)
-    assert log.mark_submitting(lid)
+    assert ledger.mark_submitting(lid)
     row = log.get(lid)
     assert row is not None
     assert row["status"] == "submitting" and row["task_id"] is None and row["error_message"] is None
     assert row["submitted_at"] == clock.now
-    log.mark_pending(lid, "task-2")
+    ledger.mark_pending(lid, "task-2")
     assert log.unknown() == [] and [r["task_id"] for r in log.unfinished()] == ["task-2"]
     assert log.events(lid)["status"].tolist() == ["submitting", "unknown", "submitting", "pending"]
 
 
-def test_find_in_flight_returns_the_newest_unfinished_twin(log: TaskLog, clock: FakeClock) -> None:
-    first = log.begin(payload(), "same")
+def test_find_in_flight_returns_the_newest_unfinished_twin(log: TaskLog, clock: FakeClock, ledger: Ledger) -> None:
+    first = ledger.begin(payload(), "same")
     clock.advance(1)
-    second = log.begin(payload(), "same")
-    log.begin(payload("other"), "other")
-    found = log.find_in_flight("same")
+    second = ledger.begin(payload(), "same")
+    ledger.begin(payload("other"), "other")
+    found = ledger.find_in_flight("same")
     assert found is not None and found["local_id"] == second
-    log.mark_pending(second, "task-2")
-    log.record_status(second, "success")
-    found = log.find_in_flight("same")
+    ledger.mark_pending(second, "task-2")
+    ledger.record_status(second, "success")
+    found = ledger.find_in_flight("same")
     assert found is not None and found["local_id"] == first
-    log.mark_rejected(first, 422, "bad")
-    assert log.find_in_flight("same") is None
+    ledger.mark_rejected(first, 422, "bad")
+    assert ledger.find_in_flight("same") is None
 
 
-def test_unfinished_lists_pending_and_running_with_a_task_id(log: TaskLog, clock: FakeClock) -> None:
-    submitting = log.begin(payload(), "a")
-    pending = log.begin(payload(), "b")
-    log.mark_pending(pending, "task-b")
-    running = log.begin(payload(), "c")
-    log.mark_pending(running, "task-c")
-    log.record_status(running, "running")
+def test_unfinished_lists_pending_and_running_with_a_task_id(log: TaskLog, clock: FakeClock, ledger: Ledger) -> None:
+    submitting = ledger.begin(payload(), "a")
+    pending = ledger.begin(payload(), "b")
+    ledger.mark_pending(pending, "task-b")
+    running = ledger.begin(payload(), "c")
+    ledger.mark_pending(running, "task-c")
+    ledger.record_status(running, "running")
     run_to_success(log, clock)
     assert [r["local_id"] for r in log.unfinished()] == [pending, running]
     assert submitting not in [r["local_id"] for r in log.unfinished()]
 
 
-def test_stale_submitting_rows_are_found(log: TaskLog, clock: FakeClock) -> None:
-    lid = log.begin(payload(), "a")
-    assert log.stale_submitting(older_than_s=60) == []
+def test_stale_submitting_rows_are_found(log: TaskLog, clock: FakeClock, ledger: Ledger) -> None:
+    lid = ledger.begin(payload(), "a")
+    assert ledger.stale_submitting(older_than_s=60) == []
     clock.advance(61)
-    assert [r["local_id"] for r in log.stale_submitting(older_than_s=60)] == [lid]
+    assert [r["local_id"] for r in ledger.stale_submitting(older_than_s=60)] == [lid]
 
 
-def test_missing_media_until_archived_or_given_up(log: TaskLog, clock: FakeClock) -> None:
+def test_missing_media_until_archived_or_given_up(log: TaskLog, clock: FakeClock, ledger: Ledger) -> None:
     archived, expired, waiting = (run_to_success(log, clock) for _ in range(3))
-    log.begin(payload(), "never-finished")
+    ledger.begin(payload(), "never-finished")
     assert [r["local_id"] for r in log.missing_media()] == [archived, expired, waiting]
-    log.record_media(archived, video_path="/m/x.mp4", video_sha256="x", width=1, height=1, fps=24.0,
+    ledger.record_media(archived, video_path="/m/x.mp4", video_sha256="x", width=1, height=1, fps=24.0,
                      video_duration_s=1.0, has_audio=False)
-    log.record_media_error(expired, "expired")
+    ledger.record_media_error(expired, "expired")
     assert [r["local_id"] for r in log.missing_media()] == [waiting]
     row = log.get(expired)
     assert row is not None and row["media_error"] == "expired"
@@ -300,24 +309,24 @@ def test_rate_annotate_and_tag(log: TaskLog, clock: FakeClock) -> None:
     assert log.df()["rating"].isna().all()
 
 
-def test_unknown_local_ids_raise_key_error(log: TaskLog) -> None:
-    for call in (lambda: log.mark_pending("t-missing", "x"), lambda: log.rate("t-missing", 1),
-                 lambda: log.tag("t-missing", "a"), lambda: log.record_status("t-missing", "running")):
+def test_unknown_local_ids_raise_key_error(log: TaskLog, ledger: Ledger) -> None:
+    for call in (lambda: ledger.mark_pending("t-missing", "x"), lambda: log.rate("t-missing", 1),
+                 lambda: log.tag("t-missing", "a"), lambda: ledger.record_status("t-missing", "running")):
         with pytest.raises(KeyError, match="t-missing"):
             call()
     assert log.get("t-missing") is None
 
 
-def test_durations_of_recent_successes_filtered_by_shape(log: TaskLog, clock: FakeClock) -> None:
+def test_durations_of_recent_successes_filtered_by_shape(log: TaskLog, clock: FakeClock, ledger: Ledger) -> None:
     for seconds in (100, 200, 300):
         run_to_success(log, clock, seconds=seconds)
-    other = log.begin(payload(resolution="480p", duration=8), "h480")
-    log.mark_pending(other, "task-480")
+    other = ledger.begin(payload(resolution="480p", duration=8), "h480")
+    ledger.mark_pending(other, "task-480")
     clock.advance(50)
-    log.record_status(other, "success")
-    simulated = log.begin(payload(), "sim", simulated=True)
+    ledger.record_status(other, "success")
+    simulated = ledger.begin(payload(), "sim", simulated=True)
     clock.advance(2)
-    log.record_status(simulated, "success")
+    ledger.record_status(simulated, "success")
     assert log.durations() == [2.0, 50.0, 300.0, 200.0, 100.0]
     assert log.durations({"resolution": "720p", "duration": 5, "simulated": False}) == [300.0, 200.0, 100.0]
     assert log.durations({"resolution": "480p"}) == [50.0]
@@ -326,17 +335,17 @@ def test_durations_of_recent_successes_filtered_by_shape(log: TaskLog, clock: Fa
         log.durations({"prompt": "x"})
 
 
-def test_api_keys_are_never_stored(log: TaskLog) -> None:
+def test_api_keys_are_never_stored(log: TaskLog, ledger: Ledger) -> None:
     with pytest.raises(ValueError) as caught:
-        log.begin(payload(f"use {KEY} please"), "h")
+        ledger.begin(payload(f"use {KEY} please"), "h")
     assert KEY not in str(caught.value)
     assert len(log) == 0
-    lid = log.begin(payload(), "h")
-    for call in (lambda: log.mark_unknown(lid, f"Authorization: Bearer {KEY}"),
-                 lambda: log.record_status(lid, "failed", error_message=KEY),
-                 lambda: log.record_status(lid, "running", task_info={"echo": KEY}),
+    lid = ledger.begin(payload(), "h")
+    for call in (lambda: ledger.mark_unknown(lid, f"Authorization: Bearer {KEY}"),
+                 lambda: ledger.record_status(lid, "failed", error_message=KEY),
+                 lambda: ledger.record_status(lid, "running", task_info={"echo": KEY}),
                  lambda: log.annotate(lid, KEY), lambda: log.tag(lid, KEY),
-                 lambda: log.record_media_error(lid, f"GET ?key={KEY}")):
+                 lambda: ledger.record_media_error(lid, f"GET ?key={KEY}")):
         with pytest.raises(ValueError, match="API key"):
             call()
     row = log.get(lid)
@@ -346,16 +355,16 @@ def test_api_keys_are_never_stored(log: TaskLog) -> None:
     assert "ak_" not in dump
 
 
-def test_naive_timestamps_are_refused(log: TaskLog) -> None:
-    lid = log.begin(payload(), "h")
+def test_naive_timestamps_are_refused(log: TaskLog, ledger: Ledger) -> None:
+    lid = ledger.begin(payload(), "h")
     with pytest.raises(ValueError, match="timezone-aware"):
-        log.record_status(lid, "success", finished_at=datetime(2026, 1, 1))
+        ledger.record_status(lid, "success", finished_at=datetime(2026, 1, 1))
 
 
-def test_df_is_sorted_by_submission_and_typed(log: TaskLog, clock: FakeClock) -> None:
+def test_df_is_sorted_by_submission_and_typed(log: TaskLog, clock: FakeClock, ledger: Ledger) -> None:
     late = run_to_success(log, clock)
     clock.now = T0 - timedelta(hours=1)  # a clock that went backwards still sorts by submitted_at
-    early = log.begin(payload(prompt="early"), "h2", simulated=True)
+    early = ledger.begin(payload(prompt="early"), "h2", simulated=True)
     frame = log.df()
     assert frame["local_id"].tolist() == [early, late]
     assert {c: str(t) for c, t in frame.dtypes.items()} == dict(DTYPES)
@@ -370,14 +379,14 @@ def test_df_is_sorted_by_submission_and_typed(log: TaskLog, clock: FakeClock) ->
     assert log.df()["reference_images"].iloc[0] == second
 
 
-def test_df_matches_get_for_many_repeated_rows(log: TaskLog, clock: FakeClock) -> None:
+def test_df_matches_get_for_many_repeated_rows(log: TaskLog, clock: FakeClock, ledger: Ledger) -> None:
     ids = []
     for i in range(60):
-        lid = log.begin(payload(duration=4 + i % 3), f"h{i % 7}", sweep_id=f"s{i % 2}", repeat=i % 3)
+        lid = ledger.begin(payload(duration=4 + i % 3), f"h{i % 7}", sweep_id=f"s{i % 2}", repeat=i % 3)
         if i % 4:
-            log.mark_pending(lid, f"task-{i}")
+            ledger.mark_pending(lid, f"task-{i}")
         if i % 5 == 0:
-            log.record_status(lid, "success", credits=2.9 * (4 + i % 3), video_url=f"https://c/{i}.mp4")
+            ledger.record_status(lid, "success", credits=2.9 * (4 + i % 3), video_url=f"https://c/{i}.mp4")
         clock.advance(0.5)
         ids.append(lid)
     frame = log.df()
@@ -394,10 +403,10 @@ def test_df_matches_get_for_many_repeated_rows(log: TaskLog, clock: FakeClock) -
                 assert got == value, name
 
 
-def test_import_records_round_trips_a_frame(log: TaskLog, clock: FakeClock, tmp_path: Path) -> None:
+def test_import_records_round_trips_a_frame(log: TaskLog, clock: FakeClock, tmp_path: Path, ledger: Ledger) -> None:
     lid = run_to_success(log, clock, tags=["x"], sweep_id="s")
     log.rate(lid, 5)
-    log.begin(payload(), "h2")
+    ledger.begin(payload(), "h2")
     with TaskLog(tmp_path / "copy.sqlite") as copy:
         assert copy.import_records(log.df().to_dict("records")) == 2
         assert copy.import_records(log.df().to_dict("records")) == 0  # existing ids are skipped
@@ -406,14 +415,14 @@ def test_import_records_round_trips_a_frame(log: TaskLog, clock: FakeClock, tmp_
             copy.import_records([{"prompt": KEY}])
 
 
-def test_threads_share_one_log(log: TaskLog) -> None:
+def test_threads_share_one_log(log: TaskLog, ledger: Ledger) -> None:
     ids: list[str] = []
     lock = threading.Lock()
 
     def work() -> None:
         for _ in range(25):
-            lid = log.begin(payload(), "h")
-            log.mark_pending(lid, "task-" + lid)
+            lid = ledger.begin(payload(), "h")
+            ledger.mark_pending(lid, "task-" + lid)
             with lock:
                 ids.append(lid)
 
@@ -447,7 +456,7 @@ def test_the_module_docstring_documents_every_column() -> None:
 def test_any_text_round_trips_through_df(prompt: str, refs: list[str], tags: list[str]) -> None:
     prompt = prompt.replace("\x00", "")
     with tempfile.TemporaryDirectory() as folder, TaskLog(Path(folder) / "t.sqlite") as fresh:
-        lid = fresh.begin(payload(prompt, reference_images=refs), "h", tags=tags)
+        lid = Ledger(fresh).begin(payload(prompt, reference_images=refs), "h", tags=tags)
         row = fresh.df().iloc[0]
         assert row["local_id"] == lid
         assert row["prompt"] == prompt

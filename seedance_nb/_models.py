@@ -1,8 +1,8 @@
-"""The request and the answers: ``R2VRequest`` here, ``TaskInfo``, ``AssetInfo``, ``Estimate`` from ``answers``.
+"""The request: ``R2VRequest``, what a user describes, and the model profiles it may name.
 
-``R2VRequest`` is what a user describes; ``validate()`` finds every problem before a credit is spent
-(the rules of CRUN_API.md §0 and §4 are in ``rules.py``) and ``to_payload()`` builds the exact CreateTask body.
-The answer types (pure parsers of Crun's JSON) live in ``answers.py`` and are re-exported here.
+``validate()`` finds every problem before a credit is spent (the rules of CRUN_API.md §0 and §4 are in
+``_rules.py``, the limits in ``_limits.py``) and ``to_payload()`` builds the exact CreateTask body. What
+Crun answers (``TaskInfo``, ``AssetInfo``, ``Estimate``) is parsed in ``_answers.py``.
 
 Example:
     >>> req = R2VRequest(prompt="[Image1] runs through the rain", reference_images=["https://x.org/a.png"])
@@ -20,29 +20,23 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from .answers import FINAL_STATUSES, AssetInfo, Estimate, TaskInfo, parse_time, split_media_urls
-from .config import DEFAULT_MODEL
+from ._limits import (
+    BYTEPLUS_FALLBACK_MODELS,
+    DEFAULT_MODEL,
+    MODEL_RESOLUTIONS,
+    MODEL_TITLES,
+    REFERENCE_FIELDS,
+    SHAPE_FIELDS,
+)
+from ._rules import check_callback_url, check_request
 from .errors import ExtraFieldsWarning, Problem, ValidationError
 
-__all__ = [
-    "FINAL_STATUSES",
-    "MODEL_PROFILES",
-    "AssetInfo",
-    "Estimate",
-    "ModelProfile",
-    "R2VRequest",
-    "Reference",
-    "TaskInfo",
-    "parse_time",
-    "split_media_urls",
-]
+__all__ = ["MODEL_PROFILES", "ModelProfile", "R2VRequest", "Reference"]
 
 Reference = str | Path
 Resolution = Literal["480p", "720p", "1080p"]
 AspectRatio = Literal["16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "auto"]
 
-ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "auto")
-DURATION_RANGE = (4, 15)
 
 
 @dataclass(frozen=True)
@@ -56,12 +50,8 @@ class ModelProfile:
 
 
 MODEL_PROFILES: Mapping[str, ModelProfile] = {
-    p.model: p
-    for p in (
-        ModelProfile(DEFAULT_MODEL, "Seedance 2.0 Mini", ("480p", "720p"), True),
-        ModelProfile("bytedance/seedance2-0-fast-r2v", "Seedance 2.0 Fast", ("480p", "720p"), False),
-        ModelProfile("bytedance/seedance2-0-r2v", "Seedance 2.0", ("480p", "720p", "1080p"), False),
-    )
+    model: ModelProfile(model, MODEL_TITLES[model], resolutions, model in BYTEPLUS_FALLBACK_MODELS)
+    for model, resolutions in MODEL_RESOLUTIONS.items()
 }
 
 
@@ -117,7 +107,7 @@ class R2VRequest:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("reference_images", "reference_videos", "reference_audios"):
+        for name in REFERENCE_FIELDS:
             object.__setattr__(self, name, _as_refs(getattr(self, name)))
         object.__setattr__(self, "extra", dict(self.extra or {}))
 
@@ -171,11 +161,23 @@ class R2VRequest:
 
     @property
     def shape(self) -> dict[str, Any]:
-        """The fields that set price and running time (used to learn durations and cache estimates)."""
-        return {"model": self.model, "resolution": self.resolution, "duration": self.duration,
-                "aspect_ratio": self.aspect_ratio, "audio": self.audio,
-                "n_images": len(self.reference_images), "n_videos": len(self.reference_videos),
-                "n_audios": len(self.reference_audios)}
+        """The fields that set price and running time (``_limits.SHAPE_FIELDS``): sweeps price a shape once.
+
+        Example:
+            >>> R2VRequest(prompt="[Image1]", reference_images=["https://x.org/a.png"]).shape["n_images"]
+            1
+        """
+        return self.shape_of(SHAPE_FIELDS)
+
+    def shape_of(self, names: Sequence[str]) -> dict[str, Any]:
+        """The values of some shape fields (request fields, or ``n_images``/``n_videos``/``n_audios``).
+
+        Example:
+            >>> R2VRequest(prompt="[Video1]", reference_videos=["https://x.org/v.mp4"]).shape_of(["n_videos"])
+            {'n_videos': 1}
+        """
+        counts = {f"n_{name.removeprefix('reference_')}": len(refs) for name, refs in self.references.items()}
+        return {name: counts[name] if name in counts else getattr(self, name) for name in names}
 
     # -- checking -------------------------------------------------------------------------------------
     def validate(self, *, check_files: bool = True) -> list[Problem]:
@@ -184,9 +186,7 @@ class R2VRequest:
         Local files are opened and probed (format, size, sides, ratio, duration) unless ``check_files``
         is false.
         """
-        from . import rules
-
-        return rules.check_request(self, check_files=check_files)
+        return check_request(self, check_files=check_files)
 
     def check(self, *, check_files: bool = True) -> R2VRequest:
         """Return ``self`` when valid; raise ``ValidationError`` listing every problem otherwise."""
@@ -219,10 +219,8 @@ class R2VRequest:
             >>> sorted(body["input"])
             ['aspect_ratio', 'audio', 'duration', 'prompt', 'reference_images', 'resolution', 'return_last_frame']
         """
-        from . import rules
-
         problems = self.validate(check_files=False)
-        problems += rules.check_callback_url(callback_url)
+        problems += check_callback_url(callback_url)
         problems += [
             Problem(f"{name}[{i}]", str(path), "is a local file, which Crun cannot read",
                     "Let sn.generate() upload it, or call `await client.upload_references(req)` first.")

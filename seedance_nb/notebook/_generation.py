@@ -14,7 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .models import R2VRequest, TaskInfo
+from .._answers import TaskInfo
+from .._models import R2VRequest
 
 __all__ = ["Generation", "video_src"]
 

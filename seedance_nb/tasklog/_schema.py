@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import secrets
 import sqlite3
 import threading
@@ -30,7 +29,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from .errors import SeedanceError
+from .._limits import INPUT_FIELDS, KEY_IN_TEXT, REFERENCE_FIELDS
+from ..errors import SeedanceError
 
 __all__ = [
     "BY_NAME",
@@ -225,12 +225,9 @@ def new_local_id(now: datetime) -> str:
 
 # --- secrets -------------------------------------------------------------------------------------------
 
-_KEY = re.compile(r"ak_[A-Za-z0-9]{32}")
-
-
 def guard_secret(field: str, text: str | None) -> None:
     """Refuse to store text holding something shaped like a Crun API key (the key is never echoed)."""
-    if text and _KEY.search(text):
+    if text and KEY_IN_TEXT.search(text):
         raise ValueError(
             f"Refusing to store {field}: it contains what looks like a Crun API key (ak_…). "
             "API keys must never reach the task log; remove it and try again."
@@ -308,7 +305,7 @@ def row_to_dict(names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
 
 # --- request payloads and imported records -> rows ----------------------------------------------------------
 
-_COUNTS = (("reference_images", "n_images"), ("reference_videos", "n_videos"), ("reference_audios", "n_audios"))
+_COUNTS = tuple(zip(REFERENCE_FIELDS, ("n_images", "n_videos", "n_audios"), strict=True))
 
 
 def payload_columns(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -322,8 +319,9 @@ def payload_columns(payload: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(fields, Mapping):
         raise ValueError("payload must be the CreateTask body: a dict with an 'input' object")
     row: dict[str, Any] = {"model": _lenient("model", payload.get("model"))}
-    for name in ("prompt", "resolution", "aspect_ratio", "duration", "audio", "return_last_frame"):
-        row[name] = _lenient(name, fields.get(name))
+    for name in INPUT_FIELDS:
+        if name in BY_NAME and name not in REFERENCE_FIELDS:
+            row[name] = _lenient(name, fields.get(name))
     for name, count in _COUNTS:
         refs = list(fields.get(name) or [])
         row[name], row[count] = encode(name, refs), len(refs)

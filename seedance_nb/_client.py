@@ -30,9 +30,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from . import __version__
+from .__version__ import __version__
+from ._answers import AssetInfo, Estimate, TaskInfo
+from ._envelope import read_envelope
+from ._localfiles import content_type
+from ._models import R2VRequest
+from ._retrying import RetryPolicy, retrying
 from .config import resolve_settings
-from .envelope import read_envelope
 from .errors import (
     APIError,
     AssetFailedError,
@@ -42,9 +46,6 @@ from .errors import (
     SubmissionUnknownError,
     TransportError,
 )
-from .localfiles import content_type
-from .models import AssetInfo, Estimate, R2VRequest, TaskInfo
-from .retrying import RetryPolicy
 
 __all__ = ["DEFAULT_TIMEOUT", "Client"]
 
@@ -136,30 +137,34 @@ class Client:
     async def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                     json: Any = None, retry: bool = True) -> Any:
         endpoint = path.split("?")[0]
-        attempt = 0
-        while True:
-            attempt += 1
+
+        async def attempt(number: int) -> Any:
             try:
                 response = await self.http.request(method, path, params=params, json=json)
-                return read_envelope(response.status_code, response.headers, response.content,
-                                     endpoint=endpoint)
             except httpx.TransportError as exc:
-                if not (retry and self.retry.should_retry(attempt=attempt, transport_error=True)):
-                    raise TransportError(f"no answer from Crun for {endpoint} after {attempt} "
-                                         f"tr{'y' if attempt == 1 else 'ies'}: {type(exc).__name__}. "
-                                         "Check the network and CRUN_BASE_URL; it is safe to try again.") from exc
-                wait = self.retry.delay(attempt=attempt, rng=self._rng)
-                log.info("seedance_nb: %s %s failed (%s); retry %d in %.1fs", method, endpoint,
-                         type(exc).__name__, attempt, wait)
-            except APIError as exc:
-                retry_after = getattr(exc, "retry_after", None)
-                if not (retry and self.retry.should_retry(attempt=attempt, code=exc.code,
-                                                          retry_after=retry_after)):
-                    raise
-                wait = self.retry.delay(attempt=attempt, retry_after=retry_after, rng=self._rng)
-                log.info("seedance_nb: %s %s answered %s; retry %d in %.1fs", method, endpoint, exc.code,
-                         attempt, wait)
-            await self._sleep(wait)
+                raise TransportError(f"no answer from Crun for {endpoint} after {number} "
+                                     f"tr{'y' if number == 1 else 'ies'}: {type(exc).__name__}. "
+                                     "Check the network and CRUN_BASE_URL; it is safe to try again.") from exc
+            return read_envelope(response.status_code, response.headers, response.content, endpoint=endpoint)
+
+        def wait_after(exc: Exception, number: int) -> float | None:
+            if not retry:
+                return None
+            if isinstance(exc, TransportError):
+                return self._wait(number, transport_error=True)
+            if isinstance(exc, APIError):
+                return self._wait(number, code=exc.code, retry_after=getattr(exc, "retry_after", None))
+            return None
+
+        return await retrying(attempt, wait_after=wait_after, sleep=self._sleep, what=f"{method} {endpoint}")
+
+    def _wait(self, attempt: int, *, code: int | None = None, transport_error: bool = False,
+              retry_after: float | None = None) -> float | None:
+        """The wait before another try of a safe request, or ``None`` when it should not be tried again."""
+        if not self.retry.should_retry(attempt=attempt, code=code, transport_error=transport_error,
+                                       retry_after=retry_after):
+            return None
+        return self.retry.delay(attempt=attempt, retry_after=retry_after, rng=self._rng)
 
     # -- tasks -----------------------------------------------------------------------------------------
     async def create_task(self, request: R2VRequest | dict[str, Any], *, callback_url: str | None = None) -> str:
@@ -235,41 +240,53 @@ class Client:
         """Upload a local file with the presigned two-step upload and return its public ``file_url``.
 
         Files are remembered by content hash, so the same bytes are sent once per cache. A caller that
-        already hashed the file passes ``digest`` and a cached file is not read again.
+        already hashed the file passes ``digest`` and a cached file is not read again. The file is read
+        and hashed in a worker thread, so the event loop stays free.
 
         Example:
-            >>> url = await client.upload_file(Path("me.png"))  # doctest: +SKIP
+            >>> import asyncio, pathlib, tempfile
+            >>> png = pathlib.Path(tempfile.mkdtemp()) / "me.png"; _ = png.write_bytes(b"\\x89PNG...")
+            >>> async def main():
+            ...     async with Client() as client:
+            ...         return await client.upload_file(png)
+            >>> asyncio.run(main()).endswith(".png")
+            True
         """
         path = Path(path).expanduser()
         if digest is not None and digest in self._uploads:
             return self._uploads[digest]
-        data = path.read_bytes()
-        digest = digest or hashlib.sha256(data).hexdigest()
-        if digest in self._uploads:
-            return self._uploads[digest]
+        data = await asyncio.to_thread(path.read_bytes)
+        key: str = digest if digest is not None else await asyncio.to_thread(_sha256, data)
+        if key in self._uploads:
+            return self._uploads[key]
         mime = content_type(path)
-        attempt = 0
-        while True:
-            attempt += 1
+
+        async def attempt(number: int) -> str:
             slot = await self._call("GET", "client/files/upload-url",
                                     params={"content_type": mime, "ext": path.suffix.lower()})
             if not isinstance(slot, dict) or not slot.get("presigned_url") or not slot.get("file_url"):
                 raise APIError(f"upload-url gave no presigned_url/file_url: {slot!r}",
                                endpoint="/client/files/upload-url")
             try:
-                response = await self.http.put(slot["presigned_url"], content=data,
-                                               headers={"content-type": mime})
-                failure = None if response.is_success else f"HTTP {response.status_code}"
+                response = await self.http.put(slot["presigned_url"], content=data, headers={"content-type": mime})
             except httpx.TransportError as exc:
-                failure = type(exc).__name__
-            if failure is None:
-                self._uploads[digest] = slot["file_url"]
-                return str(slot["file_url"])
-            code = int(failure.split()[1]) if failure.startswith("HTTP") else None
-            if not self.retry.should_retry(attempt=attempt, code=code, transport_error=code is None):
-                raise SeedanceError(f"uploading {path.name} failed ({failure}) after {attempt} tries; "
-                                    "the file was not stored. Try again later.")
-            await self._sleep(self.retry.delay(attempt=attempt, rng=self._rng))
+                raise _UploadFailed(type(exc).__name__, None) from exc
+            if not response.is_success:
+                raise _UploadFailed(f"HTTP {response.status_code}", response.status_code)
+            return str(slot["file_url"])
+
+        def wait_after(exc: Exception, number: int) -> float | None:
+            if not isinstance(exc, _UploadFailed):
+                return None
+            return self._wait(number, code=exc.code, transport_error=exc.code is None)
+
+        try:
+            url = await retrying(attempt, wait_after=wait_after, sleep=self._sleep, what=f"upload of {path.name}")
+        except _UploadFailed as exc:
+            raise SeedanceError(f"uploading {path.name} failed ({exc}); the file was not stored. "
+                                "Try again later.") from exc
+        self._uploads[key] = url
+        return url
 
     async def upload_references(self, request: R2VRequest, *, digests: Mapping[Path, str] | None = None
                                 ) -> R2VRequest:
@@ -318,6 +335,18 @@ class Client:
                                    f"call wait_asset({asset_id!r}) again later")
             await self._sleep(wait)
             wait = min(interval, wait * 2)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class _UploadFailed(Exception):
+    """One PUT to a presigned URL failed (the message says how; ``code`` is its HTTP status, if any)."""
+
+    def __init__(self, why: str, code: int | None) -> None:
+        super().__init__(why)
+        self.code = code
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

@@ -26,8 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import SeedanceError
-from .tasklog_schema import ensure_schema
+from ..errors import SeedanceError
+from ._schema import ensure_schema
 
 __all__ = ["LogDatabase", "connect"]
 

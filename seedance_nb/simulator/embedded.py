@@ -14,10 +14,10 @@ import secrets
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .config import clear_endpoint_override, set_endpoint_override
+from ..config import clear_endpoint_override, set_endpoint_override
 
 if TYPE_CHECKING:
-    from .simulator import Simulator
+    from . import Simulator
 
 __all__ = ["stop_simulator", "use_simulator"]
 
@@ -43,7 +43,7 @@ def use_simulator(latency: float | str | tuple[float, float] = 2.0, faults: str 
     Returns:
         The running ``Simulator`` (``.base_url``, ``.stats()``, ``.set_faults()``, ``.stop()``).
     """
-    from .simulator import Simulator
+    from . import Simulator
 
     global _current
     with _lock:

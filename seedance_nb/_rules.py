@@ -5,33 +5,41 @@ user sees every mistake of a request at once. Only the local-file rule touches t
 ``localfiles.check_local_files``.
 
 Example:
-    >>> from seedance_nb.models import R2VRequest
+    >>> from seedance_nb import R2VRequest
     >>> [p.field for p in check_request(R2VRequest(prompt=" ", duration=3), check_files=False)]
     ['prompt', 'reference_images', 'duration']
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ._limits import (
+    ASPECT_RATIOS,
+    BYTEPLUS_FALLBACK_MODELS,
+    DURATION_RANGE,
+    INPUT_FIELDS,
+    MAX_REFERENCES,
+    MAX_TOTAL_REFERENCES,
+    MODEL_RESOLUTIONS,
+    REFERENCE_KINDS,
+)
+from ._localfiles import check_local_files
 from .errors import Problem
 
 if TYPE_CHECKING:
-    from .models import R2VRequest
+    from ._models import R2VRequest
 
-__all__ = ["LIMITS", "check_callback_url", "check_request"]
+__all__ = ["check_callback_url", "check_request"]
 
-LIMITS = {"reference_images": 9, "reference_videos": 3, "reference_audios": 3, "total": 12}
-_TOKEN_KIND = {"Image": "reference_images", "Video": "reference_videos", "Audio": "reference_audios"}
 _TOKEN = re.compile(r"\[(Image|Video|Audio)([1-9]\d*)\]")
 _LOOSE_TOKEN = re.compile(r"(?:@\s*(image|video|audio)\s*(\d+)|\[\s*(image|video|audio)\s*(\d+)\s*\])", re.I)
 _ASSET = re.compile(r"^asset://[A-Za-z0-9][A-Za-z0-9._-]*$")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
-_DOCUMENTED_INPUT = {"prompt", "reference_images", "reference_videos", "reference_audios", "resolution",
-                     "aspect_ratio", "duration", "audio", "return_last_frame", "byteplus_fallback"}
 
 
 def check_request(req: R2VRequest, *, check_files: bool = True) -> list[Problem]:
@@ -45,8 +53,6 @@ def check_request(req: R2VRequest, *, check_files: bool = True) -> list[Problem]
         *check_extra(req.extra),
     ]
     if check_files:
-        from .localfiles import check_local_files
-
         problems += check_local_files(req)
     return sorted(problems, key=_field_order)
 
@@ -67,12 +73,10 @@ def _field_order(problem: Problem) -> tuple[int, int]:
 
 def check_model(req: R2VRequest) -> list[Problem]:
     """The model id is one of the r2v profiles."""
-    from .models import MODEL_PROFILES
-
-    if req.model in MODEL_PROFILES:
+    if req.model in MODEL_RESOLUTIONS:
         return []
     return [Problem("model", req.model, "is not a reference-to-video model on Crun",
-                    f"Use one of {', '.join(MODEL_PROFILES)} (Mini is the default).")]
+                    f"Use one of {', '.join(MODEL_RESOLUTIONS)} (Mini is the default).")]
 
 
 def check_prompt(req: R2VRequest) -> list[Problem]:
@@ -85,7 +89,7 @@ def check_prompt(req: R2VRequest) -> list[Problem]:
     problems: list[Problem] = []
     counts = {name: len(refs) for name, refs in req.references.items()}
     for kind, number in sorted({(m.group(1), int(m.group(2))) for m in _TOKEN.finditer(req.prompt)}):
-        field = _TOKEN_KIND[kind]
+        field = REFERENCE_KINDS[kind]
         have = counts[field]
         if number > have:
             given = f"only {have} {kind.lower()}{'s' if have != 1 else ''}" if have else f"no {field}"
@@ -107,12 +111,12 @@ def check_reference_counts(req: R2VRequest) -> list[Problem]:
     problems: list[Problem] = []
     refs = req.references
     for name, refs_ in refs.items():
-        if len(refs_) > LIMITS[name]:
-            problems.append(Problem(name, f"{len(refs_)} entries", f"allows at most {LIMITS[name]}",
-                                    f"Keep the {LIMITS[name]} most important ones."))
+        if len(refs_) > MAX_REFERENCES[name]:
+            problems.append(Problem(name, f"{len(refs_)} entries", f"allows at most {MAX_REFERENCES[name]}",
+                                    f"Keep the {MAX_REFERENCES[name]} most important ones."))
     total = sum(len(r) for r in refs.values())
-    if total > LIMITS["total"]:
-        problems.append(Problem("references", f"{total} files", "allows at most 12 files in all",
+    if total > MAX_TOTAL_REFERENCES:
+        problems.append(Problem("references", f"{total} files", f"allows at most {MAX_TOTAL_REFERENCES} files in all",
                                 "Drop some images, videos or audios."))
     if not refs["reference_images"] and not refs["reference_videos"]:
         if refs["reference_audios"]:
@@ -168,11 +172,8 @@ def _reference_problem(where: str, ref: Any) -> Problem | None:
 
 def check_options(req: R2VRequest) -> list[Problem]:
     """Resolution, aspect ratio, duration, the booleans and the Crun-only flag."""
-    from .models import ASPECT_RATIOS, DURATION_RANGE, MODEL_PROFILES
-
     problems: list[Problem] = []
-    profile = MODEL_PROFILES.get(req.model)
-    allowed = profile.resolutions if profile else ("480p", "720p", "1080p")
+    allowed = MODEL_RESOLUTIONS.get(req.model, ("480p", "720p", "1080p"))
     if req.resolution not in allowed:
         problems.append(Problem("resolution", req.resolution,
                                 f"{req.model} offers {', '.join(allowed)}", f"Use one of {', '.join(allowed)}."))
@@ -196,7 +197,7 @@ def check_options(req: R2VRequest) -> list[Problem]:
         if not isinstance(req.byteplus_fallback, bool):
             problems.append(Problem("byteplus_fallback", req.byteplus_fallback, "must be True, False or None",
                                     "Leave it unset unless you need it."))
-        elif profile is not None and not profile.byteplus_fallback:
+        elif req.model in MODEL_RESOLUTIONS and req.model not in BYTEPLUS_FALLBACK_MODELS:
             problems.append(Problem("byteplus_fallback", req.byteplus_fallback, f"is offered on Mini only, "
                                     f"not on {req.model}", "Leave it unset for this model."))
     return problems
@@ -204,11 +205,9 @@ def check_options(req: R2VRequest) -> list[Problem]:
 
 def check_extra(extra: Any) -> list[Problem]:
     """``extra`` holds only undocumented field names with JSON values."""
-    import json
-
     problems: list[Problem] = []
     for key, value in dict(extra).items():
-        if key in _DOCUMENTED_INPUT:
+        if key in INPUT_FIELDS:
             problems.append(Problem(f"extra[{key!r}]", value, "is a documented field",
                                     f"Set {key}= on the request itself."))
             continue

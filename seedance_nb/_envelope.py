@@ -20,8 +20,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ._retrying import parse_retry_after
 from .errors import APIError, RateLimitError, error_for_code
-from .retrying import parse_retry_after
 
 __all__ = ["read_envelope"]
 

@@ -23,11 +23,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._probe import MediaProbe, probe
 from .errors import Problem
-from .probe import MediaProbe, probe
 
 if TYPE_CHECKING:
-    from .models import R2VRequest
+    from ._models import R2VRequest
 
 __all__ = ["KIND_LIMITS", "check_local_files", "content_type"]
 

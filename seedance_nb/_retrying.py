@@ -1,4 +1,8 @@
-"""When to retry a request and how long to wait first: pure functions, tested without a network.
+"""When to retry a request, how long to wait first, and the one retry loop of the package.
+
+The policy is pure (tested without a network); ``retrying()`` is the loop that the client's requests,
+its uploads and the media archive share. It honours the job's deadline (``deadline_scope``): a wait that
+would end past the deadline is not started, the last error is raised at once instead.
 
 Only requests that are safe to repeat are retried (GETs, and EstimateTask, which charges nothing).
 CreateTask never is: a repeat can charge twice. Retryable answers are 429 (after ``Retry-After`` when the
@@ -15,13 +19,31 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import logging
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 
-__all__ = ["NOT_RETRYABLE_5XX", "RetryPolicy", "is_retryable_code", "parse_retry_after"]
+__all__ = [
+    "NOT_RETRYABLE_5XX",
+    "RetryPolicy",
+    "deadline_scope",
+    "is_retryable_code",
+    "parse_retry_after",
+    "retrying",
+    "time_left",
+]
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+log = logging.getLogger("seedance_nb")
 
 NOT_RETRYABLE_5XX = frozenset({501, 505})
 
@@ -103,3 +125,78 @@ class RetryPolicy:
             return min(retry_after, self.max_retry_after)
         cap = min(self.max_delay, self.base_delay * 2.0 ** max(0, attempt - 1))
         return float(cap / 2 + rng() * cap / 2)
+
+
+# The monotonic moment (time.monotonic) after which no retry waits; set per job, inherited by its tasks.
+_DEADLINE: contextvars.ContextVar[tuple[float, Callable[[], float]] | None] = contextvars.ContextVar(
+    "seedance_nb_deadline", default=None)
+
+
+@contextmanager
+def deadline_scope(deadline: float | None, clock: Callable[[], float] = time.monotonic) -> Iterator[None]:
+    """Within this block (and the tasks it starts), retries never wait past ``deadline`` as ``clock`` tells.
+
+    Example:
+        >>> import time
+        >>> with deadline_scope(time.monotonic() + 5):
+        ...     0 < time_left() <= 5
+        True
+        >>> time_left() is None
+        True
+    """
+    token = _DEADLINE.set(None if deadline is None else (deadline, clock))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def time_left() -> float | None:
+    """Seconds until the current deadline, or ``None`` when no deadline is set.
+
+    Example:
+        >>> time_left() is None
+        True
+    """
+    scope = _DEADLINE.get()
+    if scope is None:
+        return None
+    deadline, clock = scope
+    return deadline - clock()
+
+
+async def retrying(attempt: Callable[[int], Awaitable[T]], *, wait_after: Callable[[Exception, int], float | None],
+                   sleep: Sleep = asyncio.sleep, what: str = "request") -> T:
+    """Run ``attempt(n)`` for n = 1, 2, … until it returns, waiting ``wait_after(error, n)`` seconds between tries.
+
+    ``wait_after`` says whether a failure deserves another try: a number of seconds to wait, or ``None`` to
+    give up (the error is raised as it is). A wait that would pass the current deadline (``deadline_scope``)
+    is not started: the error is raised at once, with a note saying so.
+
+    Example:
+        >>> import asyncio
+        >>> calls = []
+        >>> async def flaky(n):
+        ...     calls.append(n)
+        ...     if n < 3:
+        ...         raise ConnectionError("dropped")
+        ...     return "ok"
+        >>> async def no_wait(seconds): pass
+        >>> asyncio.run(retrying(flaky, wait_after=lambda exc, n: 0.5, sleep=no_wait)), calls
+        ('ok', [1, 2, 3])
+    """
+    number = 0
+    while True:
+        number += 1
+        try:
+            return await attempt(number)
+        except Exception as exc:
+            wait = wait_after(exc, number)
+            if wait is None:
+                raise
+            left = time_left()
+            if left is not None and wait > left:
+                exc.add_note(f"not retried: the job's deadline comes in {max(left, 0):.1f} s")
+                raise
+            log.info("seedance_nb: %s failed (%s); try %d in %.1fs", what, type(exc).__name__, number + 1, wait)
+        await sleep(wait)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .tasklog_schema import BY_NAME, SHOWN, Column, Kind
+from ._schema import BY_NAME, SHOWN, Column, Kind
 
 __all__ = ["EVENT_COLUMNS", "FRAME_SELECT", "build_events", "build_frame"]
 

@@ -1,0 +1,196 @@
+"""Following a task to its end: poll on the learned schedule, record every change, archive the media.
+
+``follow`` is the step ``generate()``, ``resume()`` and ``resubmit()`` share once a task has an id. It
+waits with the job's ``sleep`` and reads the job's ``clock``, so a test drives it on a fake clock.
+
+Example:
+    >>> gen = await follow(job, local_id, task_id, request, job.line())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .._answers import TaskInfo
+from .._limits import INPUT_FIELDS, REFERENCE_FIELDS, TIMING_FIELDS
+from .._media import archive
+from .._models import R2VRequest
+from .._polling import expected_duration, poll_delays
+from .._retrying import deadline_scope
+from ..errors import (
+    APIError,
+    AuthenticationError,
+    GenerationTimeout,
+    MediaError,
+    MediaExpiredError,
+    NotFoundError,
+    TransportError,
+    error_for_code,
+)
+from ..notebook import Generation, ProgressLine
+from .job import Job
+
+__all__ = ["archive_result", "follow", "generation_from_log", "request_from_row"]
+
+log = logging.getLogger("seedance_nb")
+_NOT_FOUND_LIMIT = 3  # a brand-new task may briefly be unknown to a replica: give up on the third 404
+
+
+@dataclass
+class _Watch:
+    """What one follow has seen so far."""
+
+    local_id: str
+    task_id: str
+    submitted: datetime
+    elapsed0: float  # seconds the task had already run when this follow began
+    started: float  # the job's clock when this follow began
+    info: TaskInfo | None = None
+    not_found: int = 0
+
+
+async def follow(job: Job, local_id: str, task_id: str, req: R2VRequest, line: ProgressLine) -> Generation:
+    """Poll a task to its end (or the job's deadline), record every change, archive the media.
+
+    Raises:
+        GenerationTimeout: the deadline passed first (the task stays resumable).
+        GenerationFailedError / ModerationError: the task ended ``failed``.
+    """
+    row = job.log.get(local_id) or {}
+    submitted = row.get("submitted_at") or job.now()
+    watch = _Watch(local_id, task_id, submitted, max(0.0, (job.now() - submitted).total_seconds()), job.clock())
+    history = job.log.durations({**req.shape_of(TIMING_FIELDS), "simulated": job.client.simulated})
+    with deadline_scope(job.deadline, job.clock):
+        info = await _poll(job, watch, history, line)
+        if info.succeeded and job.download:
+            await archive_result(job, local_id, info)
+    gen = generation_from_log(job.log, local_id, req, info)
+    line.finish(gen.caption())
+    if not info.succeeded:
+        raise _failure(info, local_id)
+    return gen
+
+
+async def _poll(job: Job, watch: _Watch, history: list[float], line: ProgressLine) -> TaskInfo:
+    typical = expected_duration(history)
+    for wait in poll_delays(history, elapsed=watch.elapsed0):
+        await _ask(job, watch)
+        elapsed = watch.elapsed0 + job.clock() - watch.started
+        status = watch.info.status if watch.info else "pending"
+        if watch.info is not None and watch.info.is_final:
+            return watch.info
+        if job.time_left() < wait:
+            line.finish(f"{status} after {elapsed:.0f}s: deadline reached; sn.resume() finishes it later")
+            raise GenerationTimeout(f"task {watch.task_id} (log id {watch.local_id}) is still {status} after "
+                                    f"{job.timeout:g} s; it goes on at Crun and sn.resume() picks it up",
+                                    task_id=watch.task_id, local_id=watch.local_id)
+        line.update(status, elapsed=elapsed, remaining=(typical - elapsed) if typical else None,
+                    extra=f"task {watch.task_id[:8]}")
+        await job.sleep(wait)
+    raise AssertionError("poll_delays never ends")  # pragma: no cover
+
+
+async def _ask(job: Job, watch: _Watch) -> None:
+    """One TaskInfo request; a new answer is recorded and passed to ``on_update``."""
+    try:
+        info = await job.client.task_info(watch.task_id)
+        watch.not_found = 0
+    except NotFoundError:
+        watch.not_found += 1
+        if watch.not_found >= _NOT_FOUND_LIMIT:
+            await job.write(job.ledger.record_status, watch.local_id, "failed", error_code=404,
+                            error_message="Crun does not know this task id (expired or never created)")
+            raise
+        return
+    except AuthenticationError:
+        raise
+    except (TransportError, APIError) as exc:
+        log.warning("seedance_nb: TaskInfo for %s failed (%s); still polling", watch.task_id, exc)
+        return
+    if info == watch.info:
+        return
+    watch.info = info
+    await job.write(_record, job, watch.local_id, info, watch.submitted)
+    if job.on_update is not None:
+        result = job.on_update(info)
+        if inspect.isawaitable(result):
+            await result
+
+
+def _record(job: Job, local_id: str, info: TaskInfo, submitted: datetime) -> None:
+    finished = None
+    if info.is_final:
+        # Server-side running time on the local clock: immune to skew between the two clocks.
+        server = (info.completed_at - info.created_at) if info.completed_at and info.created_at else None
+        finished = submitted + server if server is not None else job.now()
+    failed = info.status == "failed"
+    job.ledger.record_status(local_id, info.status, credits=info.credits,
+                             error_code=info.result_code if failed else None,
+                             error_message=info.result_message if failed else None,
+                             video_url=info.video_url, last_frame_url=info.last_frame_url, finished_at=finished,
+                             task_info=dict(info.raw))
+
+
+def _failure(info: TaskInfo, local_id: str) -> APIError:
+    code = info.result_code or 501
+    cls = error_for_code(code if code != 200 else 501)
+    exc = cls(f"task {info.task_id} failed: {info.result_message or 'no reason given'} (log id {local_id})",
+              code=code, endpoint="/client/job/TaskInfo")
+    exc.task_id = info.task_id  # type: ignore[attr-defined]
+    exc.local_id = local_id  # type: ignore[attr-defined]
+    return exc
+
+
+async def archive_result(job: Job, local_id: str, info: TaskInfo) -> None:
+    """Download the video (and last frame) into the archive and point the log at them."""
+    media_dir = Path(job.log.path).parent / "media"
+    if not info.video_url:
+        await job.write(job.ledger.record_media_error, local_id, "the task succeeded without a video URL")
+        return
+    try:
+        video = await archive(info.video_url, media_dir=media_dir, http=job.client.http, kind="video")
+        frame = None
+        if info.last_frame_url:
+            frame = await archive(info.last_frame_url, media_dir=media_dir, http=job.client.http, kind="image")
+    except MediaExpiredError as exc:
+        await job.write(job.ledger.record_media_error, local_id, f"expired: {exc}")
+        return
+    except MediaError as exc:
+        await job.write(job.ledger.record_media_error, local_id, str(exc))
+        return
+    await job.write(job.ledger.record_media, local_id, video_path=video.path, video_sha256=video.sha256,
+                    width=video.width, height=video.height, fps=video.fps, video_duration_s=video.duration_s,
+                    has_audio=video.has_audio, last_frame_path=frame.path if frame else None)
+
+
+def generation_from_log(tasklog: Any, local_id: str, req: R2VRequest, info: TaskInfo | None) -> Generation:
+    """The ``Generation`` of a logged task as the log now tells it."""
+    row = tasklog.get(local_id) or {}
+
+    def path(value: Any) -> Path | None:
+        return Path(value) if value else None
+
+    return Generation(local_id=local_id, task_id=row.get("task_id"), status=row.get("status") or "unknown",
+                      request=req, info=info, video_path=path(row.get("video_path")),
+                      last_frame_path=path(row.get("last_frame_path")), credits=row.get("credits"),
+                      elapsed=row.get("elapsed_s"), media_error=row.get("media_error"),
+                      simulated=bool(row.get("simulated")) or bool(info and info.simulated))
+
+
+def request_from_row(row: Mapping[str, Any]) -> R2VRequest:
+    """Rebuild the request of a logged task: local files where the user gave them, URLs elsewhere."""
+    payload = json.loads(row["payload"]) if isinstance(row.get("payload"), str) else dict(row.get("payload") or {})
+    fields = dict(payload.get("input") or {})
+    local = json.loads(row["local_paths"]) if isinstance(row.get("local_paths"), str) else {}
+    for name in REFERENCE_FIELDS:
+        fields[name] = [Path(local[u]) if u in local and Path(local[u]).exists() else u for u in fields.get(name, [])]
+    extra = {k: v for k, v in fields.items() if k not in INPUT_FIELDS}
+    kept = {k: v for k, v in fields.items() if k in INPUT_FIELDS}
+    return R2VRequest(model=payload.get("model") or R2VRequest.model, extra=extra, **kept)

@@ -1,0 +1,124 @@
+"""``Job``: everything one ``generate()``/``resume()``/``resubmit()`` run works with, in one object.
+
+A job carries the client, the ledger (and through it the task log), the clock and sleep (injectable, so
+tests run on a fake clock), the whole-job deadline, the progress setting and the update callback. The
+steps of the orchestrator take a job instead of a long list of arguments.
+
+Writes to the ledger go through ``Job.write``, which runs them in a worker thread: a durable commit
+fsyncs, and the event loop must stay free for widgets and other tasks.
+
+Example:
+    >>> import asyncio, tempfile, pathlib
+    >>> from seedance_nb.tasklog import TaskLog
+    >>> async def main():
+    ...     log = TaskLog(pathlib.Path(tempfile.mkdtemp()) / "tasks.sqlite")
+    ...     async with open_job(log=log, timeout=60, progress=False) as job:
+    ...         return round(job.time_left()), job.ledger.log is log
+    >>> asyncio.run(main())
+    (60, True)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from .._answers import TaskInfo
+from .._client import Client
+from ..notebook import ProgressLine
+
+if TYPE_CHECKING:  # the task log loads pandas: imported when a job opens, so `import seedance_nb` stays fast
+    from ..tasklog import TaskLog
+    from ..tasklog._ledger import Ledger
+
+__all__ = ["DEFAULT_TIMEOUT_S", "Job", "OnUpdate", "open_job"]
+
+DEFAULT_TIMEOUT_S = 30 * 60.0
+OnUpdate = Callable[[TaskInfo], Any]
+Sleep = Callable[[float], Awaitable[None]]
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Job:
+    """The context of one run of the orchestrator.
+
+    Args:
+        client: the Crun client.
+        ledger: the write-ahead ledger of the task log.
+        timeout: the whole-job deadline in seconds, counted from when the job (or ``restart()``) began.
+        on_update: called with each new ``TaskInfo`` (a function or a coroutine function).
+        download: archive the result media.
+        progress: show a live status line.
+        clock: monotonic seconds (``time.monotonic``); a test injects a fake one.
+        sleep: the coroutine that waits between polls (``asyncio.sleep``); a test injects a fake one.
+    """
+
+    client: Client
+    ledger: Ledger
+    timeout: float = DEFAULT_TIMEOUT_S
+    on_update: OnUpdate | None = None
+    download: bool = True
+    progress: bool = True
+    clock: Callable[[], float] = time.monotonic
+    sleep: Sleep = asyncio.sleep
+    started: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "started", self.clock())
+
+    @property
+    def log(self) -> TaskLog:
+        """The task log the ledger writes."""
+        return self.ledger.log
+
+    @property
+    def deadline(self) -> float:
+        """The moment (on ``clock``) the job gives up waiting."""
+        return self.started + self.timeout
+
+    def time_left(self) -> float:
+        """Seconds until the deadline (negative once it passed)."""
+        return self.deadline - self.clock()
+
+    def restart(self) -> Job:
+        """The same job with its deadline counted from now (``resume()`` gives each task its own)."""
+        return replace(self)
+
+    def now(self) -> datetime:
+        """The wall-clock time, as the task log's clock tells it (aware, UTC)."""
+        return self.log._clock()
+
+    def line(self) -> ProgressLine:
+        """A new progress line (silent when ``progress`` is off)."""
+        return ProgressLine(mode=None if self.progress else "off")
+
+    async def write(self, method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a ledger write in a worker thread: a durable commit fsyncs, which must not stall the loop."""
+        return await asyncio.to_thread(method, *args, **kwargs)
+
+
+@asynccontextmanager
+async def open_job(*, client: Client | None = None, log: TaskLog | None = None, **options: Any
+                   ) -> AsyncIterator[Job]:
+    """A ``Job`` on the given client and log, or on defaults that are built (and closed) here.
+
+    The default log is opened in a worker thread (creating a new log writes its schema).
+    """
+    from ..tasklog import TaskLog
+    from ..tasklog._ledger import Ledger
+
+    own = client is None
+    client_ = client or Client()
+    try:
+        tasklog = log if log is not None else await asyncio.to_thread(TaskLog)
+        yield Job(client=client_, ledger=Ledger(tasklog), **options)
+    finally:
+        if own:
+            await client_.aclose()

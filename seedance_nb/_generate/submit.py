@@ -1,0 +1,242 @@
+"""``generate()`` and ``resubmit()``: validate, upload, price, record (write-ahead), send once, follow.
+
+Everything slow runs off the event loop: probing local files (ffmpeg), hashing them, reading them for
+upload, and the fsync'd ledger writes go to worker threads, so widgets and other tasks stay live.
+
+Example:
+    >>> import seedance_nb as sn
+    >>> gen = sn.generate_sync(prompt="[Image1] waves", reference_images=["https://example.com/a.png"],
+    ...                        duration=4, progress=False)
+    >>> gen.status, gen.video_path.suffix
+    ('success', '.mp4')
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._client import Client
+from .._media import sha256_file
+from .._models import R2VRequest
+from ..errors import (
+    APIError,
+    AuthenticationError,
+    InsufficientCreditsError,
+    Problem,
+    RejectedError,
+    SeedanceError,
+    SubmissionUnknownError,
+    TransportError,
+    ValidationError,
+)
+from ..notebook import Generation, ProgressLine
+from .follow import follow, request_from_row
+from .job import DEFAULT_TIMEOUT_S, Job, OnUpdate, open_job
+
+if TYPE_CHECKING:
+    from ..tasklog import TaskLog
+
+__all__ = ["STALE_SUBMITTING_S", "generate", "job_options", "resubmit"]
+
+log = logging.getLogger("seedance_nb")
+
+STALE_SUBMITTING_S = 300.0  # longer than any CreateTask can take: such a row's process died mid-request
+_TWIN_WAIT_S = 30.0  # how long to wait for a twin that another coroutine is submitting right now
+_TWIN_POLL_S = 0.25
+
+
+def job_options(**options: Any) -> dict[str, Any]:
+    """The ``Job`` options a caller gave (``None`` means "the default")."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+async def generate(request: R2VRequest | None = None, /, *, client: Client | None = None,
+                   log: TaskLog | None = None, timeout: float = DEFAULT_TIMEOUT_S,
+                   on_update: OnUpdate | None = None, download: bool = True, callback_url: str | None = None,
+                   new: bool = False, progress: bool = True, sweep_id: str | None = None,
+                   repeat: int | None = None, tags: tuple[str, ...] = (),
+                   clock: Callable[[], float] | None = None, sleep: Callable[[float], Awaitable[None]] | None = None,
+                   **fields: Any) -> Generation:
+    """Generate one video: validate, upload local files, record, submit once, follow, archive.
+
+    Args:
+        request: an ``R2VRequest``; or give its fields as keywords (``prompt=..., reference_images=[...]``).
+        client: a ``Client`` (default: one from the environment or ``use_simulator()``).
+        log: the ``TaskLog`` (default: ``$SEEDANCE_NB_HOME/tasks.sqlite``).
+        timeout: the whole-job deadline in seconds (default 30 min); the task stays resumable after it.
+        on_update: called with each new ``TaskInfo`` (a plain function or a coroutine function).
+        download: archive the video and last frame locally (default true).
+        callback_url: passed to Crun (https; http only on loopback).
+        new: submit even if an identical request is already in flight (which would otherwise be followed
+            instead of paid for again).
+        progress: show a live status line.
+        sweep_id, repeat, tags: recorded in the log with the task.
+        clock, sleep: monotonic seconds and the wait between polls (tests inject fake ones).
+
+    Returns:
+        The ``Generation``: status, local copy of the video, credits, elapsed time.
+
+    Raises:
+        ValidationError: the request is invalid (nothing was sent or recorded).
+        InsufficientCreditsError: the estimate says the balance cannot pay (nothing was sent).
+        SubmissionUnknownError: CreateTask got no answer; the task is logged as ``unknown``.
+        GenerationFailedError / ModerationError: the task ended ``failed`` (``.local_id``, ``.task_id``).
+        GenerationTimeout: the deadline passed; ``sn.resume()`` finishes it later.
+
+    Example:
+        >>> import asyncio, seedance_nb as sn
+        >>> gen = asyncio.run(sn.generate(prompt="[Image1] jumps", reference_images=["https://example.com/a.png"],
+        ...                               duration=4, progress=False))
+        >>> gen.succeeded, gen.request.duration
+        (True, 4)
+    """
+    req = R2VRequest.from_fields(request, **fields)
+    await asyncio.to_thread(req.check)  # local files are probed with ffmpeg
+    options = job_options(timeout=timeout, on_update=on_update, download=download, progress=progress,
+                          clock=clock, sleep=sleep)
+    async with open_job(client=client, log=log, **options) as job:
+        line = job.line()
+        digests = await asyncio.to_thread(_digests, req)
+        sendable = await job.client.upload_references(req, digests=digests)
+        payload = sendable.to_payload(callback_url)
+        await _check_affordable(job.client, payload)
+        local_paths = {str(sendable.references[name][i]): str(path) for name, i, path in req.local_files}
+        begin = {"simulated": job.client.simulated, "sweep_id": sweep_id, "repeat": repeat, "tags": tags,
+                 "local_paths": local_paths}
+        local_id, created = await _begin(job, payload, req.request_hash(digests), attach=not new, **begin)
+        if not created:
+            task_id = (job.log.get(local_id) or {})["task_id"]
+            line.finish(f"following identical task {local_id} already in flight (new=True pays again)")
+        else:
+            task_id = await _submit(job, local_id, payload)
+        return await follow(job, local_id, task_id, req, line)
+
+
+def _digests(req: R2VRequest) -> dict[Path, str]:
+    return {path: sha256_file(path.expanduser()) for _, _, path in req.local_files}
+
+
+async def _begin(job: Job, payload: dict[str, Any], request_hash: str, *, attach: bool, **begin: Any
+                 ) -> tuple[str, bool]:
+    """Record the request before it is sent, or attach to an identical one in flight (never pay twice).
+
+    A twin that another caller is submitting right now (no task id yet) is waited for, briefly; a twin
+    left ``submitting`` by a process that died mid-request is not.
+    """
+    waited = 0.0
+    while True:
+        local_id, created = await _record_before_sending(job, payload, request_hash, attach=attach, **begin)
+        if created:
+            return local_id, True
+        twin = job.log.get(local_id) or {}
+        if twin.get("task_id"):
+            return local_id, False
+        if _age(job, twin.get("submitted_at")) > STALE_SUBMITTING_S or waited >= _TWIN_WAIT_S:
+            attach = False
+            continue
+        await job.sleep(_TWIN_POLL_S)
+        waited += _TWIN_POLL_S
+
+
+async def _record_before_sending(job: Job, payload: dict[str, Any], request_hash: str, **begin: Any
+                                 ) -> tuple[str, bool]:
+    """``ledger.begin_or_attach`` in a worker thread. Interrupted meanwhile, a row the thread still
+    writes is marked ``rejected`` (nothing was sent), not left to look like a lost submission."""
+    write = asyncio.ensure_future(job.write(job.ledger.begin_or_attach, payload, request_hash, **begin))
+    try:
+        return await asyncio.shield(write)
+    except asyncio.CancelledError:
+        write.add_done_callback(lambda done: _never_sent(job, done))
+        raise
+
+
+def _never_sent(job: Job, done: asyncio.Future[tuple[str, bool]]) -> None:
+    if not done.cancelled() and done.exception() is None and done.result()[1]:
+        job.ledger.mark_rejected(done.result()[0], None, "not sent: interrupted before CreateTask")
+
+
+def _age(job: Job, moment: datetime | None) -> float:
+    return (job.now() - moment).total_seconds() if moment is not None else 0.0
+
+
+async def _check_affordable(client: Client, payload: dict[str, Any]) -> None:
+    """Price the task first, as Crun advises; a 402 here costs nothing. Estimate outages do not block."""
+    try:
+        estimate = await client.estimate(payload)
+    except (RejectedError, AuthenticationError, InsufficientCreditsError):
+        raise
+    except (APIError, TransportError) as exc:
+        log.info("seedance_nb: EstimateTask unavailable (%s); submitting without an estimate", exc)
+        return
+    if not estimate.affordable:
+        raise InsufficientCreditsError(
+            f"this task needs about {estimate.estimated_credits:g} credits and the balance is "
+            f"{estimate.balance:g}; nothing was sent", code=402, endpoint="/client/job/EstimateTask")
+
+
+async def _submit(job: Job, local_id: str, payload: dict[str, Any]) -> str:
+    """Send CreateTask once and record the definite (or missing) answer in the ledger."""
+    ledger = job.ledger
+    try:
+        task_id = await job.client.create_task(payload)
+    except SubmissionUnknownError as exc:
+        await job.write(ledger.mark_unknown, local_id, str(exc))
+        raise SubmissionUnknownError(f"{exc} [task log id {local_id}: sn.resubmit({local_id!r}) sends it again "
+                                     "if you are sure it was not created]", local_id=local_id) from exc
+    except APIError as exc:
+        await job.write(ledger.mark_rejected, local_id, exc.code, exc.message)
+        raise
+    except TransportError as exc:
+        await job.write(ledger.mark_rejected, local_id, None, f"not sent: {exc}")
+        raise
+    except BaseException:
+        # Interrupted while the request may have been on the wire: the task may exist. Recorded here,
+        # on the loop, because a cancelled coroutine cannot await a worker thread.
+        ledger.mark_unknown(local_id, "interrupted while CreateTask was in flight")
+        raise
+    await job.write(ledger.mark_pending, local_id, task_id)
+    return task_id
+
+
+async def resubmit(local_id: str, *, client: Client | None = None, log: TaskLog | None = None,
+                   timeout: float = DEFAULT_TIMEOUT_S, download: bool = True, progress: bool = True,
+                   on_update: OnUpdate | None = None, clock: Callable[[], float] | None = None,
+                   sleep: Callable[[float], Awaitable[None]] | None = None) -> Generation:
+    """Send a logged task again on purpose: the only way an ``unknown`` task is ever resent.
+
+    Also works for ``rejected`` and ``failed`` tasks. The same log row is reused, so its history shows both
+    submissions.
+
+    Raises:
+        ValidationError: no such local id in the log.
+        SeedanceError: the task is in flight or done (``generate(..., new=True)`` pays for another run).
+
+    Example:
+        >>> import asyncio, seedance_nb as sn
+        >>> asyncio.run(sn.resubmit("t-not-in-the-log"))
+        Traceback (most recent call last):
+        ...
+        seedance_nb.errors.ValidationError: ...
+    """
+    options = job_options(timeout=timeout, on_update=on_update, download=download, progress=progress,
+                          clock=clock, sleep=sleep)
+    async with open_job(client=client, log=log, **options) as job:
+        row = job.log.get(local_id)
+        if row is None:
+            raise ValidationError([Problem("local_id", local_id, "is not in the task log",
+                                           "Look it up in sn.TaskLog().df().local_id.")])
+        if row["status"] in ("submitting", "pending", "running", "success"):
+            raise SeedanceError(f"task {local_id} is {row['status']}; only unknown, rejected or failed tasks are "
+                                "resubmitted (sn.generate(..., new=True) pays for another run of a request)")
+        payload = json.loads(row["payload"])
+        await _check_affordable(job.client, payload)
+        await job.write(job.ledger.mark_submitting, local_id)
+        task_id = await _submit(job, local_id, payload)
+        line: ProgressLine = job.line()
+        return await follow(job, local_id, task_id, request_from_row(row), line)

@@ -1,0 +1,16 @@
+"""What a notebook shows: the ``Generation`` view and the live progress line (later the widgets).
+
+This subpackage is the only place that imports ipywidgets, and only when a widget is shown.
+
+Example:
+    >>> from seedance_nb.notebook import describe
+    >>> describe("running", 75, 30)
+    'running · 1m15s elapsed · ~30s left'
+"""
+
+from __future__ import annotations
+
+from ._generation import Generation, video_src
+from ._progress import ProgressLine, describe
+
+__all__ = ["Generation", "ProgressLine", "describe", "video_src"]

@@ -1,0 +1,219 @@
+"""``TaskLog``: every task ever run, read as rows and a DataFrame, annotated and exported.
+
+What the columns mean is in the package docstring (``seedance_nb.tasklog``). The log is written by the
+ledger (``_ledger.py``) as ``generate()`` runs; a user reads, rates, tags, writes notes and exports here.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> log = TaskLog(pathlib.Path(tempfile.mkdtemp()) / "tasks.sqlite")
+    >>> log.df().shape[0]
+    0
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .._limits import SHAPE_FIELDS
+from ..config import home_dir
+from ._db import LogDatabase
+from ._frame import EVENT_COLUMNS, FRAME_SELECT, build_events, build_frame
+from ._schema import (
+    READ,
+    STORED,
+    encode,
+    guard_secret,
+    new_local_id,
+    record_row,
+    row_to_dict,
+    to_us,
+)
+
+__all__ = ["FINAL", "IN_FLIGHT", "TaskLog"]
+
+IN_FLIGHT = ("submitting", "pending", "running")
+FINAL = ("success", "failed", "rejected")
+BUSY_TIMEOUT_S = 30.0  # a writer waits this long for another process's transaction
+_SHAPE_KEYS = (*SHAPE_FIELDS, "simulated")
+_SELECT = "SELECT " + ", ".join(READ) + " FROM tasks"
+OLDEST_FIRST = "ORDER BY submitted_at, local_id"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TaskLog:
+    """The task log on SQLite: every task ever run, its events, and a DataFrame view.
+
+    Args:
+        path: the SQLite file; default ``home_dir() / "tasks.sqlite"`` (``$SEEDANCE_NB_HOME``), resolved
+            now, not at import. Its folder is created.
+        clock: returns the current time as an aware datetime (tests inject a fake one).
+        busy_timeout_s: how long a write waits while another process or thread holds the log.
+
+    Example:
+        >>> with TaskLog("/tmp/demo/tasks.sqlite") as log:       # doctest: +SKIP
+        ...     "local_id" in log.df().columns
+        True
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *,
+                 clock: Callable[[], datetime] | None = None, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        self.path = Path(path).expanduser().absolute() if path is not None else home_dir() / "tasks.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock or _utcnow
+        self._db = LogDatabase(self.path, busy_timeout_s=busy_timeout_s)
+
+    def __repr__(self) -> str:
+        return f"TaskLog({str(self.path)!r})"
+
+    def __enter__(self) -> TaskLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every connection this log opened in this process (it reopens on next use)."""
+        self._db.close()
+
+    def _now(self) -> int:
+        return to_us(self._clock())
+
+    def _query(self, where: str = "", params: Sequence[Any] = (), tail: str = "") -> list[dict[str, Any]]:
+        sql = f"{_SELECT} {where} {tail}"
+        return [row_to_dict(READ, r) for r in self._db.fetch(sql, params)]
+
+    # --- writing: the user's notes -----------------------------------------------------------------------
+
+    def rate(self, local_id: str, rating: int | None) -> None:
+        """Set (or clear, with ``None``) the user's rating of a task."""
+        self._set(local_id, "rating", rating)
+
+    def annotate(self, local_id: str, notes: str) -> None:
+        """Replace the user's notes on a task."""
+        self._set(local_id, "notes", notes)
+
+    def tag(self, local_id: str, *tags: str) -> None:
+        """Add tags to a task (kept in order, without duplicates)."""
+        with self._db.write() as conn:
+            found = conn.execute("SELECT tags FROM tasks WHERE local_id = ?", (local_id,)).fetchone()
+            if found is None:
+                raise KeyError(f"no task {local_id!r} in the task log {self.path}")
+            merged = encode("tags", _unique([*json.loads(found[0]), *tags]))
+            guard_secret("tags", merged)
+            conn.execute("UPDATE tasks SET tags = ?, updated_at = ? WHERE local_id = ?",
+                         (merged, self._now(), local_id))
+
+    def _set(self, local_id: str, name: str, value: Any) -> None:
+        stored = encode(name, value)
+        guard_secret(name, stored if isinstance(stored, str) else None)
+        with self._db.write() as conn:
+            cur = conn.execute(f"UPDATE tasks SET {name} = ?, updated_at = ? WHERE local_id = ?",
+                               (stored, self._now(), local_id))
+            if cur.rowcount == 0:
+                raise KeyError(f"no task {local_id!r} in the task log {self.path}")
+
+    def import_records(self, records: Iterable[Mapping[str, Any]]) -> int:
+        """Bulk-insert complete rows in one transaction; existing local ids are skipped. Returns rows added.
+
+        Each record uses the ``df()``/``get()`` column names and Python or pandas values (missing ones
+        default; ``local_id`` is drawn when absent). No events are written. Use it to merge another
+        log (``other.df().to_dict("records")``) or to build a large log quickly (the benchmark does).
+
+        Example:
+            >>> log.import_records(other.df().to_dict("records"))  # doctest: +SKIP
+            120
+        """
+        now = self._clock()
+        rows = ([r[n] for n in STORED] for r in (record_row(rec, now, new_local_id(now)) for rec in records))
+        sql = f"INSERT OR IGNORE INTO tasks ({', '.join(STORED)}) VALUES ({', '.join('?' * len(STORED))})"
+        with self._db.write() as conn:  # a refused record (an API key) rolls the whole import back
+            before = conn.total_changes
+            conn.executemany(sql, rows)
+            return conn.total_changes - before
+
+    # --- reading -----------------------------------------------------------------------------------------
+
+    def get(self, local_id: str) -> dict[str, Any] | None:
+        """One task as a dict keyed like ``df()`` with Python values (``None`` when missing), or None."""
+        found = self._query("WHERE local_id = ?", (local_id,))
+        return found[0] if found else None
+
+    def task_info(self, local_id: str) -> dict[str, Any] | None:
+        """The last TaskInfo ``data`` recorded for a task (kept out of ``df()``: it is large), or None."""
+        found = self._db.fetch("SELECT task_info FROM tasks WHERE local_id = ?", (local_id,))
+        return json.loads(found[0][0]) if found and found[0][0] else None
+
+    def unfinished(self) -> list[dict[str, Any]]:
+        """Tasks Crun has (a task id) that are pending or running: what ``resume()`` polls."""
+        return self._query("WHERE status IN ('pending', 'running') AND task_id IS NOT NULL", tail=OLDEST_FIRST)
+
+    def unknown(self) -> list[dict[str, Any]]:
+        """Tasks whose submission is unknown (may exist at Crun): shown loudly, resubmitted only on request."""
+        return self._query("WHERE status = 'unknown'", tail=OLDEST_FIRST)
+
+    def missing_media(self) -> list[dict[str, Any]]:
+        """Successful tasks with a video URL but no archived file and no recorded media error."""
+        return self._query("WHERE status = 'success' AND video_url IS NOT NULL AND video_path IS NULL "
+                           "AND media_error IS NULL", tail=OLDEST_FIRST)
+
+    def durations(self, shape: Mapping[str, Any] | None = None, limit: int = 50) -> list[float]:
+        """Elapsed seconds of the most recent successful tasks (newest first), optionally of one shape.
+
+        ``shape`` filters on equal values of ``model``, ``resolution``, ``aspect_ratio``, ``duration``,
+        ``audio``, ``return_last_frame``, ``n_images``/``n_videos``/``n_audios`` or ``simulated``.
+
+        Example:
+            >>> log.durations({"resolution": "720p", "duration": 5, "simulated": False})  # doctest: +SKIP
+            [171.2, 183.9]
+        """
+        shape = dict(shape or {})
+        unknown_keys = sorted(set(shape) - set(_SHAPE_KEYS))
+        if unknown_keys:
+            raise ValueError(f"durations() cannot filter on {unknown_keys}; use some of {list(_SHAPE_KEYS)}")
+        where = "".join(f" AND {k} = ?" for k in shape)
+        sql = ("SELECT (finished_at - submitted_at) / 1e6 AS s FROM tasks WHERE status = 'success' "
+               f"AND finished_at > submitted_at{where} ORDER BY finished_at DESC LIMIT ?")
+        params = [encode(k, v) for k, v in shape.items()]
+        return [float(r[0]) for r in self._db.fetch(sql, (*params, int(limit)))]
+
+    def events(self, local_id: str | None = None) -> pd.DataFrame:
+        """The event history (all tasks, or one): seq, local_id, at (UTC), status, detail (JSON string)."""
+        where, params = ("WHERE local_id = ?", (local_id,)) if local_id is not None else ("", ())
+        sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events {where} ORDER BY seq"
+        return build_events(self._db.fetch(sql, params))
+
+    def df(self) -> pd.DataFrame:
+        """Every task, one row each, stable columns with explicit dtypes (see the module docstring).
+
+        Sorted by ``submitted_at``. An empty log gives an empty frame with the same columns and dtypes.
+
+        Example:
+            >>> TaskLog().df().groupby("status").size()  # doctest: +SKIP
+        """
+        paused = gc.isenabled()
+        gc.disable()  # the cyclic GC would walk every new row object again and again: +40 % at 100k rows
+        try:
+            return build_frame(self._db.fetch(f"{FRAME_SELECT} {OLDEST_FIRST}"))
+        finally:
+            if paused:
+                gc.enable()
+
+    def __len__(self) -> int:
+        return int(self._db.fetch("SELECT count(*) FROM tasks")[0][0])
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(str(i) for i in items))
+
+
