@@ -12,13 +12,13 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from .errors import SeedanceError
+
 __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (2 with a one-line message on a toolkit error)."""
-    from .errors import SeedanceError
-
     try:
         return _run(argv)
     except SeedanceError as exc:

@@ -14,12 +14,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ._probe import ffmpeg_exe, probe
+from .config import home_dir
+
 __all__ = ["run_demo"]
 
 
 def _reference_image(folder: Path) -> Path:
-    from ._probe import ffmpeg_exe
-
     path = folder / "reference.png"
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi",
                     "-i", "testsrc2=s=640x480", "-frames:v", "1", "-update", "1", str(path)], check=True)
@@ -30,8 +31,6 @@ async def run_demo(latency: float = 1.0) -> int:
     """Run the demo; returns 0 when the archived video matches the request, 1 otherwise."""
     import seedance_nb as sn
 
-    from ._probe import probe
-    from .config import home_dir
 
     simulator = sn.use_simulator(latency=latency)
     print(f"simulator: {simulator.base_url} (embedded; no key or network needed)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+import inspect
 import re
 import subprocess
 import sys
@@ -41,7 +43,14 @@ def test_exceptions_form_one_tree() -> None:
               and issubclass(getattr(sn, n), BaseException) and not issubclass(getattr(sn, n), Warning)]
     assert errors and all(issubclass(e, sn.SeedanceError) for e in errors)
     assert issubclass(sn.GenerationTimeout, TimeoutError)
-    assert not any(e.__name__ in dir(__builtins__) for e in errors if e is not sn.GenerationTimeout)
+    # `builtins`, not `__builtins__`: in an imported module the latter is a dict, whose dir() names dict methods.
+    assert [e.__name__ for e in errors if hasattr(builtins, e.__name__)] == []
+
+
+def test_all_is_exactly_the_public_names() -> None:
+    public = {n for n in dir(sn) if not n.startswith("_") and not inspect.ismodule(getattr(sn, n))}
+    assert set(sn.__all__) == public | {"__version__"}
+    assert len(sn.__all__) == len(set(sn.__all__))
 
 
 def test_import_does_not_load_pandas_or_widgets() -> None:
