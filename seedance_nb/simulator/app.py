@@ -4,7 +4,23 @@ The app lives on the server's event loop. Its lifespan records that loop and the
 context and runs the ``CallbackDispatcher`` for as long as the server serves.
 
 Example:
-    >>> app = build_app(ctx)  # doctest: +SKIP
+    >>> import asyncio, tempfile
+    >>> from pathlib import Path
+    >>> import httpx
+    >>> from .faults import FaultPlan
+    >>> from .knobs import Knobs
+    >>> from .state import SimState
+    >>> knobs = Knobs(balance=250)
+    >>> async def balance(app: Starlette) -> object:
+    ...     transport = httpx.ASGITransport(app=app)
+    ...     async with httpx.AsyncClient(transport=transport, base_url="http://sim.test") as client:
+    ...         answer = await client.get("/api/v1/client/account/balance", headers={"x-api-key": "ak_" + "0" * 32})
+    ...     return answer.json()["data"]
+    >>> with tempfile.TemporaryDirectory() as workdir:
+    ...     ctx = SimContext.create(knobs, SimState(knobs), FaultPlan(), Path(workdir))
+    ...     print(asyncio.run(balance(build_app(ctx))))
+    ...     ctx.renderer.close()
+    {'balance': 250.0}
 """
 
 from __future__ import annotations

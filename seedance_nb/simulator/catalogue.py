@@ -2,7 +2,8 @@
 
 The Mini, Fast and full profiles share one input schema; only the resolutions differ (Mini and Fast offer
 480p and 720p, the full model adds 1080p). ``GET /client/job/Models`` lists them, ``/Models/{model}`` adds
-the ``input_schema``.
+the ``input_schema``. The models, their resolutions and the limits of a request come from
+``seedance_nb._limits``; what only the simulator knows (prices, the defaults it fills in) is kept here.
 
 Example:
     >>> resolutions_for("bytedance/seedance2-0-r2v")
@@ -15,75 +16,65 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._limits import ASPECT_RATIOS, DURATION_RANGE, MAX_REFERENCES, MODEL_RESOLUTIONS, MODEL_TITLES, REFERENCE_FIELDS
+
 __all__ = [
-    "ASPECT_RATIOS",
     "DEFAULT_RATES",
-    "MAX_AUDIOS",
-    "MAX_IMAGES",
-    "MAX_TOTAL",
-    "MAX_VIDEOS",
-    "MODELS",
+    "INPUT_DEFAULTS",
     "input_schema",
     "list_models",
     "model_entry",
     "resolutions_for",
 ]
 
-MODELS: dict[str, tuple[str, ...]] = {
-    "bytedance/seedance2-0-mini-r2v": ("480p", "720p"),
-    "bytedance/seedance2-0-fast-r2v": ("480p", "720p"),
-    "bytedance/seedance2-0-r2v": ("480p", "720p", "1080p"),
-}
-_TITLES = {
-    "bytedance/seedance2-0-mini-r2v": "Seedance 2.0 Mini · reference to video",
-    "bytedance/seedance2-0-fast-r2v": "Seedance 2.0 Fast · reference to video",
-    "bytedance/seedance2-0-r2v": "Seedance 2.0 · reference to video",
-}
-ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "auto")
 DEFAULT_RATES: dict[str, float] = {"480p": 2.9, "720p": 5.8, "1080p": 11.6}
-MAX_IMAGES, MAX_VIDEOS, MAX_AUDIOS, MAX_TOTAL = 9, 3, 3, 12
-MIN_DURATION, MAX_DURATION = 4, 15
+# What the simulator fills in for an ``input`` field a request leaves out (CRUN_API.md §0).
+INPUT_DEFAULTS: dict[str, Any] = {"resolution": "720p", "aspect_ratio": "16:9", "duration": 5, "audio": True,
+                                  "return_last_frame": False, "byteplus_fallback": False}
 
 
 def resolutions_for(model: str) -> tuple[str, ...]:
     """The resolutions ``model`` offers (empty for an unknown model)."""
-    return MODELS.get(model, ())
+    return MODEL_RESOLUTIONS.get(model, ())
 
 
 def input_schema(model: str) -> dict[str, Any]:
     """The JSON schema of ``input`` for ``model`` (the Option 1 / Option 2 ``anyOf`` of the docs)."""
     refs = {"type": "string", "pattern": r"^(https?://|asset://)"}
+    images, videos, _ = REFERENCE_FIELDS
+    low, high = DURATION_RANGE
+    properties: dict[str, dict[str, Any]] = {
+        "prompt": {"type": "string", "minLength": 1},
+        **{name: {"type": "array", "items": refs, "maxItems": MAX_REFERENCES[name]} for name in REFERENCE_FIELDS},
+        "resolution": {"type": "string", "enum": list(resolutions_for(model))},
+        "aspect_ratio": {"type": "string", "enum": list(ASPECT_RATIOS)},
+        "duration": {"type": "integer", "minimum": low, "maximum": high},
+        "audio": {"type": "boolean"},
+        "return_last_frame": {"type": "boolean"},
+        "byteplus_fallback": {"type": "boolean"},
+    }
+    for name, default in INPUT_DEFAULTS.items():
+        properties[name]["default"] = default
     return {
         "type": "object",
         "required": ["prompt"],
-        "anyOf": [{"required": ["reference_images"]}, {"required": ["reference_videos"]}],
-        "properties": {
-            "prompt": {"type": "string", "minLength": 1},
-            "reference_images": {"type": "array", "items": refs, "maxItems": MAX_IMAGES},
-            "reference_videos": {"type": "array", "items": refs, "maxItems": MAX_VIDEOS},
-            "reference_audios": {"type": "array", "items": refs, "maxItems": MAX_AUDIOS},
-            "resolution": {"type": "string", "enum": list(resolutions_for(model)), "default": "720p"},
-            "aspect_ratio": {"type": "string", "enum": list(ASPECT_RATIOS), "default": "16:9"},
-            "duration": {"type": "integer", "minimum": MIN_DURATION, "maximum": MAX_DURATION, "default": 5},
-            "audio": {"type": "boolean", "default": True},
-            "return_last_frame": {"type": "boolean", "default": False},
-            "byteplus_fallback": {"type": "boolean", "default": False},
-        },
+        "anyOf": [{"required": [images]}, {"required": [videos]}],
+        "properties": properties,
     }
 
 
 def model_entry(model: str, *, with_schema: bool = False) -> dict[str, Any]:
     """One catalogue entry; ``with_schema`` adds ``input_schema``. Raises ``KeyError`` for an unknown model."""
-    resolutions = MODELS[model]
+    resolutions = MODEL_RESOLUTIONS[model]
     entry: dict[str, Any] = {
         "model": model,
-        "name": _TITLES[model],
+        "name": f"{MODEL_TITLES[model]} · reference to video",
         "provider": "ByteDance",
         "modality": "video",
         "operation": "reference-to-video",
         "resolutions": list(resolutions),
         "aspect_ratios": list(ASPECT_RATIOS),
-        "durations": [MIN_DURATION, MAX_DURATION],
+        "durations": list(DURATION_RANGE),
     }
     if with_schema:
         entry["input_schema"] = input_schema(model)
@@ -92,7 +83,7 @@ def model_entry(model: str, *, with_schema: bool = False) -> dict[str, Any]:
 
 def list_models(modality: str | None = None, operation: str | None = None) -> list[dict[str, Any]]:
     """The catalogue, filtered by ``modality`` and ``operation`` when given."""
-    entries = [model_entry(m) for m in MODELS]
+    entries = [model_entry(m) for m in MODEL_RESOLUTIONS]
     if modality:
         entries = [e for e in entries if e["modality"] == modality]
     if operation:

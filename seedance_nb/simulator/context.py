@@ -1,10 +1,19 @@
 """What the simulator's routes share: knobs, state, faults, the renderer, its URLs and its stop signal.
 
 Example:
+    >>> import tempfile
     >>> from .knobs import Knobs
-    >>> ctx = SimContext.create(Knobs(), workdir=Path("/tmp/sim"))  # doctest: +SKIP
-    >>> ctx.root_url  # set once the port is known  # doctest: +SKIP
-    'http://127.0.0.1:8765'
+    >>> knobs = Knobs()
+    >>> with tempfile.TemporaryDirectory() as workdir:
+    ...     ctx = SimContext.create(knobs, SimState(knobs), FaultPlan(), Path(workdir))
+    ...     ctx.root_url = "http://127.0.0.1:8765"  # the Simulator sets it once the port is known
+    ...     upload = ctx.state.new_upload("image/png", ".png")
+    ...     _ = ctx.state.complete_upload(upload, f"{workdir}/cat.png", 1234)
+    ...     found = ctx.local_file(f"http://127.0.0.1:8765/files/{upload.name}") == f"{workdir}/cat.png"
+    ...     elsewhere = ctx.local_file("https://example.com/cat.png")
+    ...     ctx.renderer.close()
+    >>> found, elsewhere
+    (True, None)
 """
 
 from __future__ import annotations

@@ -50,6 +50,15 @@ class FaultSpec:
     """A parsed fault spec: for each endpoint (or ``*``) the kinds and their rates, in spec order.
 
     ``text`` is the normalised spec, suitable for printing or for ``parse_faults`` again.
+
+    Example:
+        >>> spec = FaultSpec({"createtask": (("429", 0.2),), "*": (("drop", 0.05),)})
+        >>> spec.text
+        'createtask:429=0.2,*:drop=0.05'
+        >>> spec.rates_for("createtask"), spec.rates_for("balance")
+        ((('429', 0.2), ('drop', 0.05)), (('drop', 0.05),))
+        >>> parse_faults(spec.text) == spec
+        True
     """
 
     rules: Mapping[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)

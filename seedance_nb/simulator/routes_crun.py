@@ -16,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .catalogue import MODELS, list_models, model_entry
+from .._limits import MODEL_RESOLUTIONS
+from .catalogue import list_models, model_entry
 from .context import SimContext
 from .responses import crun_route, error, ok, read_json, rejection
 from .state import InsufficientCredits
@@ -156,7 +157,7 @@ async def models(request: Request, ctx: SimContext) -> Response:
 async def model_detail(request: Request, ctx: SimContext) -> Response:
     """GET /client/job/Models/{model} → one entry with its ``input_schema``."""
     model = request.path_params["model"]
-    if model not in MODELS:
+    if model not in MODEL_RESOLUTIONS:
         return error(ctx, 404, "Model not found", [f"model: no model {model[:80]!r}"])
     return ok(model_entry(model, with_schema=True))
 

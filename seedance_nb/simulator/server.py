@@ -1,115 +1,23 @@
-"""Serving the simulator: uvicorn in a background thread (tests, notebooks) or in the foreground (the CLI).
+"""The simulator's command line: ``main(argv)`` is what ``seedance-nb simulate`` runs.
 
-``ServerThread`` binds its own socket first, so ``port=0`` yields a free loopback port with no race, then runs
-uvicorn's h11 protocol (with the hang-up support of ``transport.py``) on a private event loop. Stopping first
-tells slow handlers to give up, so ``stop()`` returns in well under a second even with answers pending.
-
-``main(argv)`` is what ``seedance-nb simulate`` runs.
+It builds a ``Simulator`` from the flags, prints a banner (never the key) and serves in the foreground until
+Ctrl+C. ``python -m seedance_nb.simulator.server`` does the same.
 
 Example:
-    >>> main(["--port", "8765", "--latency", "2-5"])  # doctest: +SKIP
+    >>> main(["--latency", "5-2"])  # a bad knob: the reason goes to stderr, the exit code is 2
+    2
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
-import threading
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-import uvicorn
+from .simulator import Simulator
 
-from .transport import droppable_protocol_class
-
-__all__ = ["ServerThread", "main"]
-
-SIM_HEADER = ("X-Crun-Simulator", "seedance_nb")
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server, telling the app it is stopping before connections are shut down."""
-
-    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
-        super().__init__(config)
-        self._on_shutdown = on_shutdown
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        self._on_shutdown()
-        await super().shutdown(sockets=sockets)
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A bound (not yet listening) TCP socket; ``port=0`` picks a free port."""
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-class ServerThread:
-    """One uvicorn server for an ASGI app, on its own thread or in the foreground."""
-
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, *,
-                 on_shutdown: Callable[[], None] = lambda: None) -> None:
-        self.config = uvicorn.Config(
-            app,
-            http=droppable_protocol_class(),
-            ws="none",
-            loop="asyncio",
-            lifespan="on",
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=2,
-            headers=[SIM_HEADER],
-        )
-        self.server = _Server(self.config, on_shutdown)
-        self.sock = bind_socket(host, port)
-        self.port: int = self.sock.getsockname()[1]
-        self._thread: threading.Thread | None = None
-
-    def start(self, timeout: float = 20.0) -> None:
-        """Serve on a background thread; return once the server accepts connections.
-
-        Raises:
-            RuntimeError: the server did not come up (the reason is in the log).
-        """
-        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
-                                        name=f"crun-simulator-{self.port}", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.server.should_exit = True
-                self._thread.join(5)
-                self.sock.close()
-                raise RuntimeError(f"The Crun simulator did not start on port {self.port}.")
-            time.sleep(0.005)
-
-    def run(self) -> None:
-        """Serve in the foreground until Ctrl+C (uvicorn handles the signals)."""
-        try:
-            self.server.run(sockets=[self.sock])
-        finally:
-            self.sock.close()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop serving and wait for the thread."""
-        self.server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                self.server.force_exit = True
-                self._thread.join(timeout)
-        self.sock.close()
+__all__ = ["banner", "main"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -136,8 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def banner(sim: Any, *, key_configured: bool) -> str:
-    """The text printed when the simulator starts in the foreground (never shows a key)."""
+def banner(sim: Simulator, *, key_configured: bool) -> str:
+    """The text printed when the simulator starts in the foreground (never shows a key).
+
+    Example:
+        >>> with Simulator(latency="1-2", faults="taskinfo:429=0.5") as sim:
+        ...     lines = banner(sim, key_configured=False).splitlines()
+        >>> for line in (lines[1], lines[-3]): print(line)  # doctest: +ELLIPSIS
+          base URL   http://127.0.0.1:.../api/v1
+          latency    1–2 s (uniform); faults: taskinfo:429=0.5; errors as HTTP status = code
+    """
     base = sim.base_url
     knobs = sim.knobs
     low, high = knobs.latency
@@ -168,11 +84,13 @@ def banner(sim: Any, *, key_configured: bool) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the simulator in the foreground until Ctrl+C. Returns the exit code.
 
-    Example:
-        >>> main(["--port", "0", "--faults", "createtask:429=0.1"])  # doctest: +SKIP
-    """
-    from . import Simulator
+    ``main(["--port", "8765", "--latency", "2-5"])`` serves on port 8765 until Ctrl+C, then returns 0; a bad
+    flag or knob returns 2 and a port that cannot be used returns 1, each with the reason on stderr.
 
+    Example:
+        >>> main(["--faults", "createtask:teapot=1"])
+        2
+    """
     args = _parser().parse_args(argv)
     api_key = args.api_key or os.environ.get("CRUN_API_KEY") or None
     try:

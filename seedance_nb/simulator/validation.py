@@ -1,6 +1,7 @@
 """Request validation for the simulator (CRUN_API.md §4 rules 1–6); every rejection names the field.
 
-Pure: the only outside fact it needs, the state of an asset, comes in as a function.
+Pure: the only outside fact it needs, the state of an asset, comes in as a function. The models, field names
+and limits are those of ``seedance_nb._limits``.
 
 Example:
     >>> ok = validate_task_body({"model": "bytedance/seedance2-0-mini-r2v",
@@ -23,17 +24,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .catalogue import (
+from .._limits import (
     ASPECT_RATIOS,
-    MAX_AUDIOS,
-    MAX_DURATION,
-    MAX_IMAGES,
-    MAX_TOTAL,
-    MAX_VIDEOS,
-    MIN_DURATION,
-    MODELS,
-    resolutions_for,
+    DEFAULT_MODEL,
+    DURATION_RANGE,
+    MAX_REFERENCES,
+    MAX_TOTAL_REFERENCES,
+    MODEL_RESOLUTIONS,
+    REFERENCE_FIELDS,
+    REFERENCE_KINDS,
 )
+from .catalogue import INPUT_DEFAULTS, resolutions_for
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -48,11 +49,9 @@ __all__ = [
 MAX_BODY_BYTES = 64 * 1024 * 1024
 _URL = re.compile(r"^https?://[^\s/]+\S*$")
 _ASSET = re.compile(r"^asset://(\S+)$")
-_LISTS = (
-    ("reference_images", MAX_IMAGES, "Image"),
-    ("reference_videos", MAX_VIDEOS, "Video"),
-    ("reference_audios", MAX_AUDIOS, "Audio"),
-)
+_KIND_OF = {name: kind for kind, name in REFERENCE_KINDS.items()}
+# (field, most entries, the asset type its assets must have), in request order.
+_LISTS = tuple((name, MAX_REFERENCES[name], _KIND_OF[name]) for name in REFERENCE_FIELDS)
 DOWNLOAD_FAILED = "Failed to download media from the provided URL"
 
 # (Status, AssetType) of an asset, or None when there is no such asset.
@@ -154,35 +153,35 @@ def _check_refs(
             if not isinstance(item, str) or not (_URL.match(item) or _ASSET.match(item)):
                 problems.append((f"{field}[{i}]", "must be an http(s) URL or asset://<AssetId>"))
         lists[name] = tuple(v for v in value if isinstance(v, str))
-    images, videos, audios = (lists[n] for n, _, _ in _LISTS)
+    images, videos, audios = (lists[name] for name in REFERENCE_FIELDS)
     if not images and not videos:
         problems.append(("input.reference_images", "required: give at least one image or video reference"))
         if audios:
             problems.append(("input.reference_audios", "audio-only input is not accepted; add an image or video"))
-    if len(images) + len(videos) + len(audios) > MAX_TOTAL:
-        problems.append(("input", f"at most {MAX_TOTAL} reference files in total (got "
+    if len(images) + len(videos) + len(audios) > MAX_TOTAL_REFERENCES:
+        problems.append(("input", f"at most {MAX_TOTAL_REFERENCES} reference files in total (got "
                                   f"{len(images) + len(videos) + len(audios)})"))
     return lists
 
 
 def _check_options(model: str, data: dict[str, Any], problems: list[tuple[str, str]]) -> dict[str, Any]:
-    allowed = resolutions_for(model) or MODELS["bytedance/seedance2-0-mini-r2v"]
-    resolution = data.get("resolution", "720p")
+    allowed = resolutions_for(model) or MODEL_RESOLUTIONS[DEFAULT_MODEL]
+    resolution = data.get("resolution", INPUT_DEFAULTS["resolution"])
     if resolution not in allowed:
         problems.append(("input.resolution", f"must be one of {', '.join(allowed)} for this model "
                                              f"(got {json.dumps(resolution, default=str)})"))
-    aspect = data.get("aspect_ratio", "16:9")
+    aspect = data.get("aspect_ratio", INPUT_DEFAULTS["aspect_ratio"])
     if aspect not in ASPECT_RATIOS:
         problems.append(("input.aspect_ratio", f"must be one of {', '.join(ASPECT_RATIOS)} "
                                                f"(got {json.dumps(aspect, default=str)})"))
-    duration = data.get("duration", 5)
-    if not _is_int(duration) or not MIN_DURATION <= duration <= MAX_DURATION:
-        problems.append(("input.duration", f"must be an integer from {MIN_DURATION} to {MAX_DURATION} "
+    duration = data.get("duration", INPUT_DEFAULTS["duration"])
+    low, high = DURATION_RANGE
+    if not _is_int(duration) or not low <= duration <= high:
+        problems.append(("input.duration", f"must be an integer from {low} to {high} "
                                            f"(got {json.dumps(duration, default=str)})"))
-    flags = {"audio": True, "return_last_frame": False, "byteplus_fallback": False}
     values: dict[str, Any] = {}
-    for name, default in flags.items():
-        value = data.get(name, default)
+    for name in ("audio", "return_last_frame", "byteplus_fallback"):
+        value = data.get(name, INPUT_DEFAULTS[name])
         if not isinstance(value, bool):
             problems.append((f"input.{name}", f"must be true or false, not {_type(value)}"))
         values[name] = value
@@ -229,9 +228,10 @@ def validate_task_body(body: Any, *, assets: AssetLookup | None = None) -> TaskR
     problems: list[tuple[str, str]] = []
     model = body.get("model")
     if model is None:
-        problems.append(("model", f"required: one of {', '.join(MODELS)}"))
-    elif model not in MODELS:
-        problems.append(("model", f"unknown model {json.dumps(model, default=str)}; use one of {', '.join(MODELS)}"))
+        problems.append(("model", f"required: one of {', '.join(MODEL_RESOLUTIONS)}"))
+    elif model not in MODEL_RESOLUTIONS:
+        problems.append(("model", f"unknown model {json.dumps(model, default=str)}; "
+                                  f"use one of {', '.join(MODEL_RESOLUTIONS)}"))
     callback_url = body.get("callback_url")
     if callback_url is not None and not (isinstance(callback_url, str) and _URL.match(callback_url)):
         problems.append(("callback_url", "must be an http(s) URL string"))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from seedance_nb import pytest_plugin
-from seedance_nb.simulator import Simulator
+from seedance_nb.simulator import Simulator, pytest_plugin
 
 # The package's own pytest11 plugin fixtures, bound here so the suite runs even before the package is installed
 # (once it is, these shadow the plugin's identical ones).
@@ -21,16 +21,29 @@ MINI = "bytedance/seedance2-0-mini-r2v"
 
 
 class FakeClock:
-    """A clock the test moves by hand."""
+    """A clock the test moves by hand, and can ask whether the simulator has looked at it since."""
 
     def __init__(self, start: float = 1_800_000_000.0) -> None:
         self.now = start
+        self._reads = 0
+        self._read = threading.Condition()
 
     def __call__(self) -> float:
-        return self.now
+        with self._read:
+            self._reads += 1
+            self._read.notify_all()
+            return self.now
 
     def advance(self, seconds: float) -> None:
-        self.now += seconds
+        with self._read:
+            self.now += seconds
+
+    def wait_for_reads(self, count: int, timeout: float = 5.0) -> None:
+        """Block until the clock has been read ``count`` more times (by any thread; with no request in
+        flight, by the simulator's callback watcher, once per round)."""
+        with self._read:
+            target = self._reads + count
+            assert self._read.wait_for(lambda: self._reads >= target, timeout), "the clock was not read"
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from seedance_nb.probe import ffmpeg_exe
+from seedance_nb._probe import ffmpeg_exe
 from seedance_nb.simulator import Simulator
 
 ASSET_ID = re.compile(r"^asset-\d{14}-[a-z0-9]{5}$")

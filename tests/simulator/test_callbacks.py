@@ -21,14 +21,12 @@ class Receiver:
     def __init__(self, statuses: list[int]) -> None:
         self.statuses = list(statuses)
         self.bodies: list[dict[str, Any]] = []
-        self.times: list[float] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 receiver.bodies.append(json.loads(self.rfile.read(length)))
-                receiver.times.append(time.monotonic())
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 self.send_header("content-length", "0")
@@ -115,26 +113,32 @@ def test_callback_gives_up_after_three_retries(api: httpx.Client, crun_simulator
 def test_callback_fires_at_the_final_time(make_sim: Callable[..., Simulator],
                                           client_of: Callable[..., httpx.Client],
                                           body: Callable[..., dict[str, Any]],
-                                          receiver: Callable[[list[int]], Receiver]) -> None:
-    sim = make_sim(latency=0.6)
+                                          receiver: Callable[[list[int]], Receiver], clock: Any) -> None:
+    sim = make_sim(latency=60, clock=clock)
     hook = receiver([])
-    started = time.monotonic()
+    created = clock.now
     client_of(sim).post("/client/job/CreateTask", json=body(callback_url=hook.url))
+    # The watcher looks again when the next callback falls due by the simulator's clock (at least every 0.2 s),
+    # so with the clock 1/64 s short of the final time it goes round every 1/64 s of real time.
+    clock.advance(60 - 1 / 64)
+    clock.wait_for_reads(2)  # a whole round with the clock short of the final time
+    assert hook.bodies == [] and sim.state.next_callback_at() == created + 60  # not handed out
+    clock.advance(1 / 64)
     hook.wait_for(1)
-    assert 0.55 <= hook.times[0] - started < 1.5
-    assert hook.bodies[0]["status"] == "success"
+    (sent,) = hook.bodies
+    assert sent["status"] == "success" and sent["complete_at"] - sent["create_at"] == 60
 
 
 def test_callback_follows_an_injected_clock(make_sim: Callable[..., Simulator],
                                             client_of: Callable[..., httpx.Client],
                                             body: Callable[..., dict[str, Any]],
                                             receiver: Callable[[list[int]], Receiver], clock: Any) -> None:
-    sim = make_sim(latency=300, clock=clock)
+    sim = make_sim(latency=0.05, clock=clock)
     hook = receiver([])
     client_of(sim).post("/client/job/CreateTask", json=body(callback_url=hook.url))
-    time.sleep(0.4)
-    assert hook.bodies == []
-    clock.advance(300)
+    clock.wait_for_reads(3)  # two rounds of the watcher: more real time than the latency, none on the clock
+    assert hook.bodies == [] and sim.state.next_callback_at() is not None
+    clock.advance(0.05)
     hook.wait_for(1)
     assert hook.bodies[0]["status"] == "success"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -40,17 +39,19 @@ def test_statuses_follow_the_injected_clock(make_sim: Callable[..., Simulator], 
     assert final["complete_at"] - final["create_at"] == 100 and final["duration_s"] == 100
 
 
-def test_real_latency_range(make_sim: Callable[..., Simulator], client_of: Callable[..., httpx.Client],
-                            body: Callable[..., dict[str, Any]]) -> None:
-    sim = make_sim(latency="0.3-0.5")
+def test_latency_range_over_http(make_sim: Callable[..., Simulator], client_of: Callable[..., httpx.Client],
+                                 body: Callable[..., dict[str, Any]], clock: Any) -> None:
+    sim = make_sim(latency="30-50", seed=5, clock=clock)
     c = client_of(sim)
-    started = time.monotonic()
-    task_id = create(c, body())
-    assert status(c, task_id)["status"] in ("pending", "running")
-    while status(c, task_id)["status"] != "success":
-        assert time.monotonic() - started < 3
-        time.sleep(0.02)
-    assert 0.28 <= time.monotonic() - started <= 1.5
+    task_ids = [create(c, body()) for _ in range(8)]
+    assert {status(c, t)["status"] for t in task_ids} == {"pending"}
+    clock.advance(29.5)
+    assert {status(c, t)["status"] for t in task_ids} == {"running"}
+    clock.advance(20.5)
+    finals = [status(c, t) for t in task_ids]
+    assert {f["status"] for f in finals} == {"success"}
+    spans = [f["duration_s"] for f in finals]
+    assert all(30 <= s <= 50 for s in spans) and len(set(spans)) > 1  # drawn per task within the range
 
 
 def test_zero_latency_is_final_at_once(api: httpx.Client, body: Callable[..., dict[str, Any]]) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from seedance_nb.probe import decodes_cleanly, ffmpeg_exe, probe
+from seedance_nb._probe import decodes_cleanly, ffmpeg_exe, probe
 from seedance_nb.simulator import Simulator
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from seedance_nb.simulator.knobs import Knobs, parse_latency
-from seedance_nb.simulator.render import RenderSpec, Tile, build_command, frame_size
+from seedance_nb.simulator.render_command import RenderSpec, Tile, build_command, frame_size
 from seedance_nb.simulator.state import InsufficientCredits, SimState
 from seedance_nb.simulator.validation import TaskRequest, validate_task_body
 
@@ -69,6 +69,16 @@ def test_latency_range_draws_within_bounds(body: Callable[..., dict[str, Any]], 
     spans = [t.final_at - t.created for t in (state.create_task(request(body)) for _ in range(50))]
     assert all(2 <= s <= 4 for s in spans)
     assert max(spans) - min(spans) > 1  # really drawn, not a constant
+
+
+def test_callbacks_fall_due_at_the_final_time(body: Callable[..., dict[str, Any]], clock: Any) -> None:
+    state = SimState(Knobs(latency=10, clock=clock))
+    task = state.create_task(request(body, callback_url="http://127.0.0.1:9/hook"))
+    state.create_task(request(body))  # no callback_url: never due
+    assert state.next_callback_at() == task.final_at
+    assert state.due_callbacks(task.final_at - 0.5) == []
+    assert state.due_callbacks(task.final_at) == [task]
+    assert state.due_callbacks(task.final_at + 100) == [] and state.next_callback_at() is None  # handed out once
 
 
 def test_failed_tasks_are_refunded_when_they_end(body: Callable[..., dict[str, Any]], clock: Any) -> None:
