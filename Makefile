@@ -17,15 +17,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/seedance-nb demo
 
-test: $(STAMP)
+test: lint
 	$(PY) -m pytest
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 lint: $(STAMP)
-	$(PY) -m pip install --quiet ruff mypy
-	$(VENV)/bin/ruff check seedance_nb tests bench
+	$(VENV)/bin/ruff check seedance_nb tests bench conftest.py
 	$(VENV)/bin/mypy
 
 clean:

@@ -2,7 +2,8 @@
 
 nbval runs each notebook in its own kernel process, which pytest fixtures never reach; the environment
 does. So one simulator is started here for the whole session and its URL, a made-up key and a scratch
-SEEDANCE_NB_HOME are exported before any kernel starts (TESTING.md).
+SEEDANCE_NB_HOME are exported before any kernel starts (TESTING.md). The docstring examples of the package
+(``--doctest-modules``) talk to the same simulator, each with a task log of its own.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Iterator
 
 import pytest
 
@@ -44,3 +46,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     home = _state.pop("home", None)
     if home:
         shutil.rmtree(str(home), ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _doctest_home(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Each docstring example gets its own SEEDANCE_NB_HOME, so the tasks it reads are the ones it made,
+    and no example that called ``sn.use_simulator()`` redirects the clients of later tests."""
+    if type(request.node).__name__ != "DoctestItem":  # pytest has no public name for it
+        yield
+        return
+    monkeypatch.setenv("SEEDANCE_NB_HOME", str(tmp_path_factory.mktemp("doctest") / "home"))
+    yield
+    from seedance_nb.simulator.embedded import stop_simulator
+
+    stop_simulator()

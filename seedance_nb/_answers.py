@@ -133,7 +133,16 @@ class TaskInfo:
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any], *, simulated: bool = False) -> TaskInfo:
-        """Parse TaskInfo's ``data`` (or a callback body, bare or wrapped in ``{code, message, data}``)."""
+        """Parse TaskInfo's ``data`` (or a callback body, bare or wrapped in ``{code, message, data}``).
+
+        Example:
+            >>> import seedance_nb as sn
+            >>> body = {"code": 200, "message": "success", "data": {"task_id": "t1", "status": "FAILED",
+            ...         "create_at": 1768900378, "result": {"code": 451, "message": "moderation"}}}
+            >>> info = sn.TaskInfo.from_data(body)
+            >>> info.status, info.result_code, info.created_at.year
+            ('failed', 451, 2026)
+        """
         if "task_id" not in data and isinstance(data.get("data"), Mapping):
             data = data["data"]
         result = data.get("result") if isinstance(data.get("result"), Mapping) else {}
@@ -198,7 +207,15 @@ class AssetInfo:
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> AssetInfo:
-        """Parse asset-info's ``data``; times may be ISO strings or Unix numbers."""
+        """Parse asset-info's ``data``; times may be ISO strings or Unix numbers.
+
+        Example:
+            >>> import seedance_nb as sn
+            >>> info = sn.AssetInfo.from_data({"AssetId": "asset-1", "Status": "Processing",
+            ...                                "UpdateTime": "2026-01-20T09:12:58Z"})
+            >>> info.is_active, info.updated_at.isoformat()
+            (False, '2026-01-20T09:12:58+00:00')
+        """
         return cls(
             asset_id=str(data.get("AssetId", "")),
             status=str(data.get("Status", "Unknown")),
@@ -224,7 +241,13 @@ class Estimate:
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Estimate:
-        """Parse EstimateTask's ``data``; ``affordable`` is derived when the server leaves it out."""
+        """Parse EstimateTask's ``data``; ``affordable`` is derived when the server leaves it out.
+
+        Example:
+            >>> import seedance_nb as sn
+            >>> sn.Estimate.from_data({"estimated_credits": "29", "balance": 10})
+            Estimate(estimated_credits=29.0, balance=10.0, affordable=False)
+        """
         credits = _float(data.get("estimated_credits")) or 0.0
         balance = _float(data.get("balance"))
         affordable = data.get("affordable")

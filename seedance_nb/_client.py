@@ -13,7 +13,9 @@ Example:
     ...         task_id = await client.create_task(sn.R2VRequest(prompt="[Image1] waves",
     ...                                                          reference_images=["https://x.org/a.png"]))
     ...         return await client.task_info(task_id)
-    >>> asyncio.run(main())  # doctest: +SKIP
+    >>> info = asyncio.run(main())
+    >>> info.model, info.credits
+    ('bytedance/seedance2-0-mini-r2v', 29.0)
 """
 
 from __future__ import annotations
@@ -21,22 +23,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import random
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from .__version__ import __version__
 from ._answers import AssetInfo, Estimate, TaskInfo
+from ._connection import DEFAULT_TIMEOUT, Connection
 from ._envelope import read_envelope
 from ._localfiles import content_type
 from ._models import R2VRequest
-from ._retrying import RetryPolicy, retrying
-from .config import resolve_settings
+from ._retrying import retrying
 from .errors import (
     APIError,
     AssetFailedError,
@@ -51,16 +50,13 @@ __all__ = ["DEFAULT_TIMEOUT", "Client"]
 
 log = logging.getLogger("seedance_nb")
 
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0, write=120.0)
-SIMULATOR_HEADER = "x-crun-simulator"
-_KEY_HEADER = "x-api-key"
 # A create that got one of these may still have made the task upstream (a gateway gave up waiting).
 _AMBIGUOUS_CREATE_CODES = frozenset({502, 504})
 # Failures where the request never left this machine: repeating them cannot charge twice.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
-class Client:
+class Client(Connection):
     """Async client for the Crun job API.
 
     Args:
@@ -76,95 +72,12 @@ class Client:
         ConfigError: no key was found; the message says how to set one.
 
     Example:
-        >>> client = Client(api_key="ak_" + "0" * 32, base_url="http://127.0.0.1:9/api/v1")
-        >>> "ak_" in repr(client)
-        False
+        >>> import seedance_nb as sn
+        >>> client = sn.Client(api_key="ak_" + "0" * 32, base_url="http://127.0.0.1:9/api/v1")
+        >>> client                                       # the key never shows
+        Client(base_url='http://127.0.0.1:9/api/v1')
     """
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
-        rng: Callable[[], float] = random.random,
-        upload_cache: MutableMapping[str, str] | None = None,
-    ):
-        settings = resolve_settings(api_key, base_url)
-        self.base_url = settings.base_url
-        self.simulated = settings.simulated
-        self.retry = retry or RetryPolicy()
-        self._sleep = sleep or asyncio.sleep
-        self._rng = rng
-        self._uploads: MutableMapping[str, str] = upload_cache if upload_cache is not None else {}
-        self._origin = _origin(self.base_url)
-        self.http = httpx.AsyncClient(
-            base_url=self.base_url + "/",
-            headers={_KEY_HEADER: settings.api_key, "user-agent": f"seedance_nb/{__version__}"},
-            transport=transport,
-            timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
-            event_hooks={"request": [self._keep_key_home], "response": [self._notice_simulator]},
-        )
-
-    def __repr__(self) -> str:
-        return f"Client(base_url={self.base_url!r}{', simulated' if self.simulated else ''})"
-
-    async def __aenter__(self) -> Client:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self.http.aclose()
-
-    # -- hooks -----------------------------------------------------------------------------------------
-    async def _keep_key_home(self, request: httpx.Request) -> None:
-        # Presigned upload and CDN URLs live on other hosts: they must never see the key.
-        if _origin(str(request.url)) != self._origin:
-            request.headers.pop(_KEY_HEADER, None)
-
-    async def _notice_simulator(self, response: httpx.Response) -> None:
-        if response.headers.get(SIMULATOR_HEADER):
-            self.simulated = True
-
-    # -- the one request loop ----------------------------------------------------------------------------
-    async def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                    json: Any = None, retry: bool = True) -> Any:
-        endpoint = path.split("?")[0]
-
-        async def attempt(number: int) -> Any:
-            try:
-                response = await self.http.request(method, path, params=params, json=json)
-            except httpx.TransportError as exc:
-                raise TransportError(f"no answer from Crun for {endpoint} after {number} "
-                                     f"tr{'y' if number == 1 else 'ies'}: {type(exc).__name__}. "
-                                     "Check the network and CRUN_BASE_URL; it is safe to try again.") from exc
-            return read_envelope(response.status_code, response.headers, response.content, endpoint=endpoint)
-
-        def wait_after(exc: Exception, number: int) -> float | None:
-            if not retry:
-                return None
-            if isinstance(exc, TransportError):
-                return self._wait(number, transport_error=True)
-            if isinstance(exc, APIError):
-                return self._wait(number, code=exc.code, retry_after=getattr(exc, "retry_after", None))
-            return None
-
-        return await retrying(attempt, wait_after=wait_after, sleep=self._sleep, what=f"{method} {endpoint}")
-
-    def _wait(self, attempt: int, *, code: int | None = None, transport_error: bool = False,
-              retry_after: float | None = None) -> float | None:
-        """The wait before another try of a safe request, or ``None`` when it should not be tried again."""
-        if not self.retry.should_retry(attempt=attempt, code=code, transport_error=transport_error,
-                                       retry_after=retry_after):
-            return None
-        return self.retry.delay(attempt=attempt, retry_after=retry_after, rng=self._rng)
 
     # -- tasks -----------------------------------------------------------------------------------------
     async def create_task(self, request: R2VRequest | dict[str, Any], *, callback_url: str | None = None) -> str:
@@ -180,6 +93,16 @@ class Client:
             TransportError: Crun could not be reached (nothing was sent; safe to try again).
             SubmissionUnknownError: the request left but no definite answer came back; the task may exist.
             APIError: Crun refused it (402, 422, 451, ...); nothing was created.
+
+        Example:
+            >>> import asyncio, seedance_nb as sn
+            >>> req = sn.R2VRequest(prompt="[Image1] waves", reference_images=["https://example.com/a.png"])
+            >>> async def main():
+            ...     async with sn.Client() as client:
+            ...         return await client.create_task(req)
+            >>> task_id = asyncio.run(main())       # created and charged; sn.generate() also follows it
+            >>> isinstance(task_id, str) and task_id != ""
+            True
         """
         body = request.to_payload(callback_url) if isinstance(request, R2VRequest) else request
         endpoint = "/client/job/CreateTask"
@@ -209,20 +132,52 @@ class Client:
         return task_id
 
     async def task_info(self, task_id: str) -> TaskInfo:
-        """The task's status and result (``NotFoundError`` when Crun does not know the id)."""
+        """The task's status and result (``NotFoundError`` when Crun does not know the id).
+
+        Example:
+            >>> import asyncio, seedance_nb as sn
+            >>> async def main():
+            ...     async with sn.Client() as client:
+            ...         return await client.task_info("no-such-task")
+            >>> asyncio.run(main())
+            Traceback (most recent call last):
+            ...
+            seedance_nb.errors.NotFoundError: Crun answered 404 ...
+        """
         data = await self._call("GET", "client/job/TaskInfo", params={"task_id": task_id})
         if not isinstance(data, dict):
             raise APIError(f"TaskInfo for {task_id} had no task object", endpoint="/client/job/TaskInfo")
         return TaskInfo.from_data(data, simulated=self.simulated)
 
     async def estimate(self, request: R2VRequest | dict[str, Any]) -> Estimate:
-        """Price a request without creating it (EstimateTask); retried like a GET since it charges nothing."""
+        """Price a request without creating it (EstimateTask); retried like a GET since it charges nothing.
+
+        Example:
+            >>> import asyncio, seedance_nb as sn
+            >>> req = sn.R2VRequest(prompt="[Image1] waves", reference_images=["https://example.com/a.png"],
+            ...                     duration=4)
+            >>> async def main():
+            ...     async with sn.Client() as client:
+            ...         return await client.estimate(req)
+            >>> estimate = asyncio.run(main())
+            >>> estimate.estimated_credits, estimate.affordable       # the simulator's price: 5.8 credits/s at 720p
+            (23.2, True)
+        """
         body = request.to_payload() if isinstance(request, R2VRequest) else request
         data = await self._call("POST", "client/job/EstimateTask", json=body)
         return Estimate.from_data(data if isinstance(data, dict) else {})
 
     async def balance(self) -> float:
-        """The account's credit balance."""
+        """The account's credit balance.
+
+        Example:
+            >>> import asyncio, seedance_nb as sn
+            >>> async def main():
+            ...     async with sn.Client() as client:
+            ...         return await client.balance()
+            >>> asyncio.run(main()) > 0
+            True
+        """
         data = await self._call("GET", "client/account/balance")
         value: Any = data.get("balance") if isinstance(data, dict) else data
         try:
@@ -232,7 +187,16 @@ class Client:
                 from None
 
     async def models(self) -> Any:
-        """Crun's model catalogue (as Crun sends it)."""
+        """Crun's model catalogue (as Crun sends it).
+
+        Example:
+            >>> import asyncio, seedance_nb as sn
+            >>> async def main():
+            ...     async with sn.Client() as client:
+            ...         return await client.models()
+            >>> [m["model"] for m in asyncio.run(main())]
+            ['bytedance/seedance2-0-mini-r2v', 'bytedance/seedance2-0-fast-r2v', 'bytedance/seedance2-0-r2v']
+        """
         return await self._call("GET", "client/job/Models")
 
     # -- files and assets ------------------------------------------------------------------------------
@@ -244,10 +208,10 @@ class Client:
         and hashed in a worker thread, so the event loop stays free.
 
         Example:
-            >>> import asyncio, pathlib, tempfile
+            >>> import asyncio, pathlib, tempfile, seedance_nb as sn
             >>> png = pathlib.Path(tempfile.mkdtemp()) / "me.png"; _ = png.write_bytes(b"\\x89PNG...")
             >>> async def main():
-            ...     async with Client() as client:
+            ...     async with sn.Client() as client:
             ...         return await client.upload_file(png)
             >>> asyncio.run(main()).endswith(".png")
             True
@@ -293,6 +257,17 @@ class Client:
         """Upload every local ``Path`` of ``request`` (at once, each file once) and return a URL-only copy.
 
         ``digests`` (path → SHA-256), when the caller has them, spare re-reading files already uploaded.
+
+        Example:
+            >>> import asyncio, pathlib, tempfile, seedance_nb as sn
+            >>> png = pathlib.Path(tempfile.mkdtemp()) / "me.png"; _ = png.write_bytes(b"\\x89PNG...")
+            >>> req = sn.R2VRequest(prompt="[Image1] [Image2] wave", reference_images=[png, "https://x.org/b.png"])
+            >>> async def main():
+            ...     async with sn.Client() as client:
+            ...         return await client.upload_references(req)
+            >>> sendable = asyncio.run(main())
+            >>> sendable.local_files, sendable.reference_images[0].startswith("http")
+            ([], True)
         """
         known = digests or {}
         paths = sorted({path for _, _, path in request.local_files}, key=str)
@@ -300,7 +275,17 @@ class Client:
         return request.with_uploads(dict(zip(paths, urls, strict=True)))
 
     async def upload_asset(self, url: str, asset_type: str = "Image", name: str | None = None) -> str:
-        """Register a public URL as a reviewed asset and return its id (use it as ``asset://<id>``)."""
+        """Register a public URL as a reviewed asset and return its id (use it as ``asset://<id>``).
+
+        Example:
+            >>> import asyncio, seedance_nb as sn
+            >>> async def main():
+            ...     async with sn.Client() as client:
+            ...         return await client.upload_asset("https://example.com/me.png")
+            >>> asset_id = asyncio.run(main())
+            >>> asset_id.startswith("asset-")
+            True
+        """
         body = {"name": name or Path(urlsplit(url).path).stem or "asset", "asset_type": asset_type,
                 "asset_url": url}
         data = await self._call("POST", "client/job/asset-upload", json=body, retry=False)
@@ -310,7 +295,18 @@ class Client:
         return asset_id
 
     async def asset_info(self, asset_id: str) -> AssetInfo:
-        """An asset's review status."""
+        """An asset's review status.
+
+        Example:
+            >>> import asyncio, seedance_nb as sn
+            >>> async def main():
+            ...     async with sn.Client() as client:
+            ...         asset_id = await client.upload_asset("https://example.com/me.png", name="me")
+            ...         return await client.asset_info(asset_id)
+            >>> info = asyncio.run(main())
+            >>> info.name, info.asset_type, info.status in ("Processing", "Active")
+            ('me', 'Image', True)
+        """
         data = await self._call("GET", "client/job/asset-info", params={"asset_id": asset_id})
         return AssetInfo.from_data(data if isinstance(data, dict) else {})
 
@@ -320,6 +316,16 @@ class Client:
         Raises:
             AssetFailedError: review failed.
             AssetTimeout: still ``Processing`` after ``timeout`` seconds.
+
+        Example:
+            >>> import asyncio, seedance_nb as sn
+            >>> async def main():
+            ...     async with sn.Client() as client:
+            ...         asset_id = await client.upload_asset("https://example.com/me.png")
+            ...         return await client.wait_asset(asset_id, timeout=60)
+            >>> info = asyncio.run(main())
+            >>> info.is_active, info.uri.startswith("asset://asset-")
+            (True, True)
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -347,8 +353,3 @@ class _UploadFailed(Exception):
     def __init__(self, why: str, code: int | None) -> None:
         super().__init__(why)
         self.code = code
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme, (parts.hostname or ""), parts.port

@@ -9,10 +9,14 @@ Limits (ByteDance's, as the sources give them):
     audios  mp3, wav; under 15 MB each; 15 s in all at most
 
 Example:
+    >>> import tempfile
     >>> from pathlib import Path
-    >>> from seedance_nb.models import R2VRequest
+    >>> from seedance_nb import R2VRequest
     >>> check_local_files(R2VRequest(prompt="x", reference_images=["https://x.org/a.png"]))
     []
+    >>> fake = Path(tempfile.mkdtemp()) / "photo.png"; _ = fake.write_text("not a picture")
+    >>> [p.limit for p in check_local_files(R2VRequest(prompt="x", reference_images=[fake]))]
+    ['is not a readable jpeg, png, webp, bmp, tiff or gif image']
 """
 
 from __future__ import annotations

@@ -11,10 +11,18 @@ use a plain ``httpx.AsyncClient()``, not the API client's. As a second guard, ``
 ``Authorization`` / ``X-API-Key`` header from its requests.
 
 Example:
-    >>> async with httpx.AsyncClient() as http:                                   # doctest: +SKIP
-    ...     clip = await archive(video_url, media_dir=media_dir(), http=http)
-    >>> clip.path.name, clip.width, clip.duration_s                                # doctest: +SKIP
-    ('5f1c…e2.mp4', 1280, 5.0)
+    >>> import asyncio, subprocess, tempfile
+    >>> from seedance_nb._probe import ffmpeg_exe
+    >>> folder = Path(tempfile.mkdtemp()); clip = folder / "clip.mp4"
+    >>> _ = subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=24:d=1",
+    ...                     "-pix_fmt", "yuv420p", str(clip)], check=True)
+    >>> cdn = httpx.MockTransport(lambda request: httpx.Response(200, content=clip.read_bytes()))  # a stand-in CDN
+    >>> async def main():
+    ...     async with httpx.AsyncClient(transport=cdn) as http:
+    ...         return await archive("https://cdn.example/v/clip.mp4", media_dir=folder / "media", http=http)
+    >>> found = asyncio.run(main())
+    >>> found.path.name == f"{found.sha256}.mp4", found.width, found.height, found.duration_s
+    (True, 320, 240, 1.0)
 """
 
 from __future__ import annotations
@@ -160,9 +168,18 @@ async def archive(
         MediaError: every attempt failed; the message names the URL and what was wrong.
 
     Example:
-        >>> clip = await archive(url, media_dir=media_dir(), http=plain_client)  # doctest: +SKIP
-        >>> clip.sha256 == clip.path.stem                                          # doctest: +SKIP
-        True
+        >>> import asyncio, tempfile
+        >>> gone = httpx.MockTransport(lambda request: httpx.Response(404))   # a CDN after ~14 days
+        >>> async def main():
+        ...     async with httpx.AsyncClient(transport=gone) as http:
+        ...         return await archive("https://cdn.example/v/old.mp4", media_dir=Path(tempfile.mkdtemp()),
+        ...                              http=http)
+        >>> asyncio.run(main())
+        Traceback (most recent call last):
+        ...
+        seedance_nb.errors.MediaExpiredError: The result URL has expired (404 for https://cdn.example/v/old.mp4) ...
+
+        The module docstring archives a real clip.
     """
     reasons: list[str] = []
 

@@ -137,7 +137,14 @@ class R2VRequest:
         return replace(request, **fields_)
 
     def replace(self, **changes: Any) -> R2VRequest:
-        """A copy with some fields changed (a frozen request is never modified)."""
+        """A copy with some fields changed (a frozen request is never modified).
+
+        Example:
+            >>> import seedance_nb as sn
+            >>> req = sn.R2VRequest(prompt="[Image1] waves", reference_images=["https://x.org/a.png"])
+            >>> req.replace(resolution="480p").resolution, req.resolution
+            ('480p', '720p')
+        """
         return replace(self, **changes)
 
     @property
@@ -185,18 +192,46 @@ class R2VRequest:
 
         Local files are opened and probed (format, size, sides, ratio, duration) unless ``check_files``
         is false.
+
+        Example:
+            >>> import seedance_nb as sn
+            >>> req = sn.R2VRequest(prompt="[Image2] waves", reference_images=["https://x.org/a.png"], duration=3)
+            >>> for problem in req.validate():
+            ...     print(problem.field, "-", problem.limit)
+            prompt - refers to Image 2 but the request has only 1 image
+            duration - must be 4–15 seconds
         """
         return check_request(self, check_files=check_files)
 
     def check(self, *, check_files: bool = True) -> R2VRequest:
-        """Return ``self`` when valid; raise ``ValidationError`` listing every problem otherwise."""
+        """Return ``self`` when valid; raise ``ValidationError`` listing every problem otherwise.
+
+        Example:
+            >>> import seedance_nb as sn
+            >>> sn.R2VRequest(prompt="[Image1] waves", reference_images=["https://x.org/a.png"]).check().duration
+            5
+            >>> sn.R2VRequest(prompt="[Image1] waves", reference_images=["ftp://x.org/a.png"]).check()
+            Traceback (most recent call last):
+            ...
+            seedance_nb.errors.ValidationError: 1 problem in the request (nothing was sent):
+            ...
+        """
         problems = self.validate(check_files=check_files)
         if problems:
             raise ValidationError(problems)
         return self
 
     def with_uploads(self, urls: Mapping[Path, str]) -> R2VRequest:
-        """A copy in which each local ``Path`` is replaced by its uploaded URL from ``urls``."""
+        """A copy in which each local ``Path`` is replaced by its uploaded URL from ``urls``.
+
+        Example:
+            >>> from pathlib import Path
+            >>> import seedance_nb as sn
+            >>> me = Path("me.png")
+            >>> req = sn.R2VRequest(prompt="[Image1] [Image2]", reference_images=[me, "https://x.org/b.png"])
+            >>> req.with_uploads({me: "https://files.example/me.png"}).reference_images
+            ('https://files.example/me.png', 'https://x.org/b.png')
+        """
         def swap(refs: Sequence[Reference]) -> tuple[Reference, ...]:
             return tuple(urls.get(ref, ref) if isinstance(ref, Path) else ref for ref in refs)
 
@@ -238,7 +273,15 @@ class R2VRequest:
         return body
 
     def input_fields(self) -> dict[str, Any]:
-        """The ``input`` object of the payload (local paths shown as strings; no validation)."""
+        """The ``input`` object of the payload (local paths shown as strings; no validation).
+
+        Example:
+            >>> from pathlib import Path
+            >>> import seedance_nb as sn
+            >>> fields = sn.R2VRequest(prompt="[Image1] waves", reference_images=[Path("me.png")]).input_fields()
+            >>> fields["reference_images"], fields["duration"]
+            (['me.png'], 5)
+        """
         data: dict[str, Any] = {"prompt": self.prompt}
         for name, refs in self.references.items():
             if refs:
@@ -256,6 +299,14 @@ class R2VRequest:
 
         Two requests with the same hash would be billed for the same work, which is how ``generate()``
         avoids paying twice for a request already in flight.
+
+        Example:
+            >>> import seedance_nb as sn
+            >>> a = sn.R2VRequest(prompt="[Image1] waves", reference_images=["https://x.org/a.png"])
+            >>> a.request_hash() == a.replace().request_hash(), a.request_hash() == a.replace(duration=8).request_hash()
+            (True, False)
+            >>> len(a.request_hash())
+            64
         """
         digests = file_digests or {}
         def ident(ref: Reference) -> str:

@@ -89,8 +89,15 @@ def probe(path: str | Path, *, timeout: float = 30.0) -> MediaProbe:
     corrupt file gives a probe without video or audio).
 
     Example:
-        >>> probe("clip.mp4").duration_s  # doctest: +SKIP
-        5.0
+        >>> import tempfile
+        >>> png = Path(tempfile.mkdtemp()) / "frame.png"
+        >>> _ = subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "color=c=teal:s=640x480",
+        ...                     "-frames:v", "1", str(png)], check=True)
+        >>> found = probe(png)
+        >>> found.video_codec, found.width, found.height, found.has_audio
+        ('png', 640, 480, False)
+        >>> probe(png.with_name("missing.mp4")).has_video
+        False
     """
     result = subprocess.run(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],

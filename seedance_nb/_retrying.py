@@ -98,6 +98,13 @@ class RetryPolicy:
         base_delay: the wait before the second try, before jitter.
         max_delay: the cap of a computed wait.
         max_retry_after: the longest ``Retry-After`` honoured before giving up instead.
+
+    Example:
+        >>> import seedance_nb as sn
+        >>> policy = sn.RetryPolicy(max_attempts=3, base_delay=1.0)
+        >>> client = sn.Client(retry=policy)      # safe requests are tried 3 times at most
+        >>> client.retry.max_attempts
+        3
     """
 
     max_attempts: int = 6
@@ -107,7 +114,18 @@ class RetryPolicy:
 
     def should_retry(self, *, attempt: int, code: int | None = None, transport_error: bool = False,
                      retry_after: float | None = None) -> bool:
-        """Whether try number ``attempt`` (1-based), which failed as described, deserves another."""
+        """Whether try number ``attempt`` (1-based), which failed as described, deserves another.
+
+        Example:
+            >>> import seedance_nb as sn
+            >>> policy = sn.RetryPolicy(max_attempts=3)
+            >>> policy.should_retry(attempt=1, code=503), policy.should_retry(attempt=1, code=422)
+            (True, False)
+            >>> policy.should_retry(attempt=3, transport_error=True)      # the third try was the last
+            False
+            >>> policy.should_retry(attempt=1, code=429, retry_after=600)  # longer than max_retry_after
+            False
+        """
         if attempt >= self.max_attempts:
             return False
         if retry_after is not None and retry_after > self.max_retry_after:
@@ -120,6 +138,14 @@ class RetryPolicy:
 
         The computed wait is drawn from [cap/2, cap] with cap = min(max_delay, base_delay · 2^(attempt-1)),
         so concurrent clients spread out but never retry at once.
+
+        Example:
+            >>> import seedance_nb as sn
+            >>> policy = sn.RetryPolicy(base_delay=0.5, max_delay=20.0)
+            >>> [policy.delay(attempt=n, rng=lambda: 1.0) for n in (1, 2, 3, 8)]    # the caps; jitter halves at most
+            [0.5, 1.0, 2.0, 20.0]
+            >>> policy.delay(attempt=1, retry_after=7.0)
+            7.0
         """
         if retry_after is not None:
             return min(retry_after, self.max_retry_after)

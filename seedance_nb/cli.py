@@ -18,7 +18,13 @@ __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2 with a one-line message on a toolkit error)."""
+    """Run the command line; returns the exit status (2 with a one-line message on a toolkit error).
+
+    Example:
+        >>> main(["log"])
+        the task log is empty
+        0
+    """
     try:
         return _run(argv)
     except SeedanceError as exc:

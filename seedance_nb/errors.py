@@ -83,7 +83,14 @@ class ConfigError(SeedanceError):
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a request: the field, the value, the limit and the fix."""
+    """One thing wrong with a request: the field, the value, the limit and the fix.
+
+    Example:
+        >>> import seedance_nb as sn
+        >>> problem = sn.Problem("duration", 20, "must be 4–15 seconds", "Use 15 or less.")
+        >>> print(problem)
+        duration = 20: must be 4–15 seconds. Use 15 or less.
+    """
 
     field: str
     value: Any

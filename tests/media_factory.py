@@ -34,9 +34,3 @@ def audio(path: Path, seconds: float = 3) -> Path:
     _run(["-f", "lavfi", "-i", f"sine=f=330:d={seconds}", str(path)])
     return path
 
-
-def busy_image(path: Path, width: int = 1280, height: int = 720, hue: int = 0) -> Path:
-    """A busy test picture (megabytes as PNG, like a photo), its colours turned by ``hue`` degrees."""
-    _run(["-f", "lavfi", "-i", f"testsrc2=s={width}x{height},hue=h={hue}", "-frames:v", "1", "-update", "1",
-          str(path)])
-    return path

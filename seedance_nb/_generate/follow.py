@@ -4,7 +4,19 @@
 waits with the job's ``sleep`` and reads the job's ``clock``, so a test drives it on a fake clock.
 
 Example:
-    >>> gen = await follow(job, local_id, task_id, request, job.line())  # doctest: +SKIP
+    >>> import asyncio, seedance_nb as sn
+    >>> from seedance_nb._generate.job import open_job
+    >>> req = sn.R2VRequest(prompt="[Image1] waves", reference_images=["https://example.com/a.png"], duration=4)
+    >>> async def main():
+    ...     async with open_job(progress=False, sleep=lambda s: asyncio.sleep(0.1)) as job:   # poll every 0.1 s
+    ...         payload = req.to_payload()
+    ...         local_id = job.ledger.begin(payload, req.request_hash())      # write-ahead, as generate() does
+    ...         task_id = await job.client.create_task(payload)
+    ...         job.ledger.mark_pending(local_id, task_id)
+    ...         return await follow(job, local_id, task_id, req, job.line())
+    >>> gen = asyncio.run(main())
+    >>> gen.status, gen.video_path.exists()
+    ('success', True)
 """
 
 from __future__ import annotations

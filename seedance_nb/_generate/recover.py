@@ -17,7 +17,7 @@ from .._client import Client
 from ..errors import SeedanceError
 from ..notebook import ProgressLine
 from .follow import archive_result, follow, request_from_row
-from .job import DEFAULT_TIMEOUT_S, Job, open_job
+from .job import DEFAULT_TIMEOUT_S, Job, ledger_for, open_job
 from .submit import STALE_SUBMITTING_S, job_options
 
 if TYPE_CHECKING:
@@ -44,16 +44,18 @@ async def resume(*, client: Client | None = None, log: TaskLog | None = None, ti
 
     Example:
         >>> import asyncio, seedance_nb as sn
-        >>> asyncio.run(sn.resume(progress=False)).query("status == 'running'").shape[0]
-        0
+        >>> try:
+        ...     sn.generate_sync(prompt="[Image1] waves", reference_images=["https://example.com/a.png"],
+        ...                      timeout=1, progress=False)     # stop waiting after 1 s (or: the kernel died)
+        ... except sn.GenerationTimeout as exc:
+        ...     print("unfinished:", [row["local_id"] for row in sn.TaskLog().unfinished()] == [exc.local_id])
+        unfinished: True
+        >>> report = asyncio.run(sn.resume(progress=False))
+        >>> report.status.tolist(), report.video_path.str.endswith(".mp4").tolist()
+        (['success'], [True])
     """
-    import pandas as pd
-
-    from ..tasklog import TaskLog
-    from ..tasklog._ledger import Ledger
-
-    tasklog = log if log is not None else await asyncio.to_thread(TaskLog)
-    ledger = Ledger(tasklog)
+    ledger = await asyncio.to_thread(ledger_for, log)  # loads pandas the first time: off the loop
+    tasklog = ledger.log
     for row in ledger.stale_submitting(stale_after):
         await asyncio.to_thread(ledger.mark_unknown, row["local_id"],
                                 "its process stopped while CreateTask was in flight")
@@ -70,6 +72,8 @@ async def resume(*, client: Client | None = None, log: TaskLog | None = None, ti
 
             await asyncio.gather(*(one(r, a) for r, a in todo))
     rows += _unknown_rows(tasklog, progress)
+    import pandas as pd  # loaded already, by the task log
+
     return pd.DataFrame(rows, columns=_COLUMNS)
 
 

@@ -9,6 +9,9 @@ Example:
     ...                        duration=4, progress=False)
     >>> gen.status, gen.video_path.suffix
     ('success', '.mp4')
+    >>> events = sn.TaskLog().events(gen.local_id)       # recorded before CreateTask left, then followed
+    >>> events.status.iloc[[0, 1, -1]].tolist()
+    ['submitting', 'pending', 'success']
 """
 
 from __future__ import annotations
@@ -219,10 +222,23 @@ async def resubmit(local_id: str, *, client: Client | None = None, log: TaskLog 
 
     Example:
         >>> import asyncio, seedance_nb as sn
+        >>> sim = sn.use_simulator(latency=0)
+        >>> sim.script("createtask", ["lost"])     # the next task is created, but the answer never arrives
+        >>> try:
+        ...     sn.generate_sync(prompt="[Image1] waves", reference_images=["https://example.com/a.png"],
+        ...                      progress=False)
+        ... except sn.SubmissionUnknownError as exc:
+        ...     local_id = exc.local_id
+        >>> sn.TaskLog().get(local_id)["status"]
+        'unknown'
+        >>> asyncio.run(sn.resubmit(local_id, progress=False)).status     # sure it was not made? send it again
+        'success'
         >>> asyncio.run(sn.resubmit("t-not-in-the-log"))
         Traceback (most recent call last):
         ...
-        seedance_nb.errors.ValidationError: ...
+        seedance_nb.errors.ValidationError: 1 problem in the request (nothing was sent):
+        ...
+        >>> sn.stop_simulator()
     """
     options = job_options(timeout=timeout, on_update=on_update, download=download, progress=progress,
                           clock=clock, sleep=sleep)

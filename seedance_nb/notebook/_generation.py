@@ -1,9 +1,16 @@
 """``Generation``: one finished (or followed) task, shown inline in a notebook from its local copy.
 
+A notebook cell that ends with a ``Generation`` shows its ``_repr_html_``: the video (from the archive when
+it is there, else Crun's URL), the prompt and a caption; a failed task shows why instead.
+
 Example:
-    >>> gen = await sn.generate(prompt="[Image1] waves", reference_images=["https://x.org/a.png"])  # doctest: +SKIP
-    >>> gen.video_path, gen.credits, gen.elapsed                                                   # doctest: +SKIP
-    (PosixPath('.../media/3f…e1.mp4'), 29.0, 4.1)
+    >>> import seedance_nb as sn
+    >>> info = sn.TaskInfo.from_data({"task_id": "c0ffee", "status": "success",
+    ...                               "result": {"media_urls": ["https://cdn.example/c0ffee.mp4"]}})
+    >>> gen = Generation(local_id="t1", task_id="c0ffee", status="success", info=info,
+    ...                  request=sn.R2VRequest(prompt="[Image1] waves", reference_images=["https://x.org/a.png"]))
+    >>> '<video src="https://cdn.example/c0ffee.mp4"' in gen._repr_html_()
+    True
 """
 
 from __future__ import annotations
@@ -27,8 +34,15 @@ def video_src(path: Path | None, url: str | None = None, *, cwd: Path | None = N
     else the bytes as a data URI when small, else the remote URL.
 
     Example:
-        >>> video_src(Path("/work/runs/media/a.mp4"), cwd=Path("/work"))
-        'runs/media/a.mp4'
+        >>> import tempfile
+        >>> notebooks = Path(tempfile.mkdtemp()); clip = notebooks / "runs" / "a.mp4"
+        >>> clip.parent.mkdir(); _ = clip.write_bytes(b"...")
+        >>> video_src(clip, cwd=notebooks)
+        'runs/a.mp4'
+        >>> video_src(clip, cwd=Path(tempfile.mkdtemp()))[:22]      # outside the notebook's folder: embedded
+        'data:video/mp4;base64,'
+        >>> video_src(None, "https://cdn.example/a.mp4")               # not archived: the remote URL
+        'https://cdn.example/a.mp4'
     """
     if path is None or not path.is_file():
         return url
@@ -59,6 +73,16 @@ class Generation:
         credits: what Crun charged.
         elapsed: seconds from submission to the end.
         media_error: why the media could not be archived, if so.
+
+    Example:
+        >>> import seedance_nb as sn
+        >>> req = sn.R2VRequest(prompt="[Image1] waves", reference_images=["https://x.org/a.png"], duration=4)
+        >>> gen = sn.Generation(local_id="t0190f3c2a1b4c5d6", task_id="c0ffee", status="success", request=req,
+        ...                     credits=23.2, elapsed=41.6)
+        >>> gen
+        Generation('t0190f3c2a1b4c5d6', task_id='c0ffee', status='success')
+        >>> gen.succeeded, gen.video_path is None      # sn.generate() fills video_path with the archived copy
+        (True, True)
     """
 
     local_id: str
@@ -84,7 +108,15 @@ class Generation:
         return self.status == "success"
 
     def caption(self) -> str:
-        """One line: prompt, parameters, credits, elapsed time."""
+        """One line: status, parameters, credits, elapsed time, whether it was simulated, the log id.
+
+        Example:
+            >>> import seedance_nb as sn
+            >>> req = sn.R2VRequest(prompt="[Image1] waves", reference_images=["https://x.org/a.png"], duration=4)
+            >>> sn.Generation(local_id="t1", task_id="c0ffee", status="success", request=req, credits=23.2,
+            ...               elapsed=41.6).caption()
+            'success · 720p 16:9 4s +audio · 23.2 credits · 42s · t1'
+        """
         r = self.request
         parts = [self.status, f"{r.resolution} {r.aspect_ratio} {r.duration}s{' +audio' if r.audio else ''}",
                  f"{self.credits:g} credits" if self.credits is not None else None,

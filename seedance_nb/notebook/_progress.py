@@ -1,9 +1,13 @@
 """A compact live progress line: a widget in Jupyter, a rewritten line on a terminal, plain lines elsewhere.
 
 Example:
-    >>> line = ProgressLine(mode="text")
-    >>> line.update("running", elapsed=12.0, remaining=40.0)   # doctest: +SKIP
+    >>> import sys
+    >>> line = ProgressLine(mode="text", stream=sys.stdout)
+    >>> line.update("running", elapsed=12.0, remaining=40.0)
     seedance: running · 12s elapsed · ~40s left
+    >>> line.update("running", elapsed=17.0, remaining=35.0)   # plain text: a line per status, not per tick
+    >>> line.finish("success · 29 credits")
+    seedance: success · 29 credits
 """
 
 from __future__ import annotations

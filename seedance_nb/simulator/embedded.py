@@ -2,9 +2,10 @@
 
 Example:
     >>> import seedance_nb as sn
-    >>> sim = sn.use_simulator(latency=2)      # doctest: +SKIP
-    >>> sim.base_url                           # doctest: +SKIP
-    'http://127.0.0.1:40123/api/v1'
+    >>> sim = sn.use_simulator(latency=2)
+    >>> sim.base_url.startswith("http://127.0.0.1:"), sim.base_url.endswith("/api/v1")
+    (True, True)
+    >>> sn.stop_simulator()
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import clear_endpoint_override, set_endpoint_override
 
 if TYPE_CHECKING:
-    from . import Simulator
+    from .simulator import Simulator
 
 __all__ = ["stop_simulator", "use_simulator"]
 
@@ -42,8 +43,20 @@ def use_simulator(latency: float | str | tuple[float, float] = 2.0, faults: str 
 
     Returns:
         The running ``Simulator`` (``.base_url``, ``.stats()``, ``.set_faults()``, ``.stop()``).
+
+    Example:
+        >>> import asyncio, seedance_nb as sn
+        >>> sim = sn.use_simulator(latency=0, balance=50)
+        >>> async def main():
+        ...     async with sn.Client() as client:         # no key needed: the default client talks to it
+        ...         return client.simulated, await client.balance()
+        >>> asyncio.run(main())
+        (True, 50.0)
+        >>> sim.stats()["balance"]
+        50.0
+        >>> sn.stop_simulator()                          # clients read CRUN_API_KEY / CRUN_BASE_URL again
     """
-    from . import Simulator
+    from .simulator import Simulator
 
     global _current
     with _lock:
@@ -58,7 +71,17 @@ def use_simulator(latency: float | str | tuple[float, float] = 2.0, faults: str 
 
 
 def stop_simulator() -> None:
-    """Stop the embedded simulator and let clients read the environment again."""
+    """Stop the embedded simulator and let clients read the environment again (safe to call twice).
+
+    Example:
+        >>> import seedance_nb as sn
+        >>> sim = sn.use_simulator(latency=0)
+        >>> sn.Client().simulated
+        True
+        >>> sn.stop_simulator()
+        >>> sn.Client(api_key="ak_" + "0" * 32).simulated
+        False
+    """
     global _current
     with _lock:
         if _current is not None:

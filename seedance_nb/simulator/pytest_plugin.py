@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from . import Simulator
+    from .simulator import Simulator
 
 __all__ = ["crun_simulator", "crun_simulator_session"]
 
@@ -47,7 +47,7 @@ def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
 @pytest.fixture
 def crun_simulator(request: pytest.FixtureRequest) -> Iterator[Simulator]:
     """A running Crun simulator for one test (latency 0); stopped afterwards."""
-    from . import Simulator  # imported here so that loading the plugin stays cheap
+    from .simulator import Simulator  # imported here so that loading the plugin stays cheap
 
     with Simulator(**_options(request)) as sim:
         yield sim
@@ -56,7 +56,7 @@ def crun_simulator(request: pytest.FixtureRequest) -> Iterator[Simulator]:
 @pytest.fixture(scope="session")
 def crun_simulator_session(request: pytest.FixtureRequest) -> Iterator[Simulator]:
     """One running Crun simulator for the whole session (latency 0); stopped at the end."""
-    from . import Simulator
+    from .simulator import Simulator
 
     with Simulator(**_options(request)) as sim:
         yield sim

@@ -67,9 +67,11 @@ class Ledger:
             ValueError: the payload has no ``input`` object, or holds something shaped like an API key.
 
         Example:
-            >>> lid = log.begin({"model": "m", "input": {"prompt": "hi"}}, "h1")  # doctest: +SKIP
-            >>> log.get(lid)["status"]                                             # doctest: +SKIP
-            'submitting'
+            >>> import tempfile
+            >>> ledger = Ledger(TaskLog(tempfile.mkdtemp() + "/tasks.sqlite"))
+            >>> lid = ledger.begin({"model": "m", "input": {"prompt": "hi"}}, "h1")
+            >>> ledger.log.get(lid)["status"], ledger.log.get(lid)["prompt"]
+            ('submitting', 'hi')
         """
         local_id, _ = self.begin_or_attach(payload, request_hash, attach=False, simulated=simulated,
                                            sweep_id=sweep_id, repeat=repeat, tags=tags, local_paths=local_paths)
@@ -83,8 +85,12 @@ class Ledger:
         writers (coroutines, threads or processes) can never both begin the same request.
 
         Example:
-            >>> ledger.begin_or_attach({"model": "m", "input": {"prompt": "hi"}}, "h1")  # doctest: +SKIP
-            ('t0190f3c2a1b4c5d6', False)
+            >>> import tempfile
+            >>> ledger = Ledger(TaskLog(tempfile.mkdtemp() + "/tasks.sqlite"))
+            >>> first, created = ledger.begin_or_attach({"model": "m", "input": {"prompt": "hi"}}, "h1")
+            >>> twin, again = ledger.begin_or_attach({"model": "m", "input": {"prompt": "hi"}}, "h1")
+            >>> created, again, twin == first
+            (True, False, True)
         """
         row = payload_columns(payload)
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
@@ -137,8 +143,17 @@ class Ledger:
         Returns True when an event was appended (the status changed or something new arrived).
 
         Example:
-            >>> log.record_status(lid, "success", credits=23.4, video_url="https://cdn/x.mp4")  # doctest: +SKIP
+            >>> import tempfile
+            >>> ledger = Ledger(TaskLog(tempfile.mkdtemp() + "/tasks.sqlite"))
+            >>> lid = ledger.begin({"model": "m", "input": {"prompt": "hi"}}, "h1")
+            >>> ledger.mark_pending(lid, "task-1")
             True
+            >>> ledger.record_status(lid, "success", credits=23.4, video_url="https://cdn/x.mp4")
+            True
+            >>> ledger.record_status(lid, "running")    # a stale answer does not reopen a finished task
+            False
+            >>> ledger.log.get(lid)["status"]
+            'success'
         """
         given = {"credits": credits, "error_code": error_code, "error_message": error_message,
                  "video_url": video_url, "last_frame_url": last_frame_url, "finished_at": finished_at,

@@ -25,6 +25,7 @@ import pandas as pd
 from .._limits import SHAPE_FIELDS
 from ..config import home_dir
 from ._db import LogDatabase
+from ._export import check_suffix, write_frame
 from ._frame import EVENT_COLUMNS, FRAME_SELECT, build_events, build_frame
 from ._schema import (
     READ,
@@ -61,9 +62,12 @@ class TaskLog:
         busy_timeout_s: how long a write waits while another process or thread holds the log.
 
     Example:
-        >>> with TaskLog("/tmp/demo/tasks.sqlite") as log:       # doctest: +SKIP
-        ...     "local_id" in log.df().columns
-        True
+        >>> import tempfile, seedance_nb as sn
+        >>> with sn.TaskLog(tempfile.mkdtemp() + "/tasks.sqlite") as log:
+        ...     print(len(log), list(log.df().columns[:3]))
+        0 ['local_id', 'task_id', 'status']
+        >>> sn.TaskLog().path.name                     # the default: $SEEDANCE_NB_HOME/tasks.sqlite
+        'tasks.sqlite'
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *,
@@ -83,7 +87,15 @@ class TaskLog:
         self.close()
 
     def close(self) -> None:
-        """Close every connection this log opened in this process (it reopens on next use)."""
+        """Close every connection this log opened in this process (it reopens on next use).
+
+        Example:
+            >>> import tempfile, seedance_nb as sn
+            >>> log = sn.TaskLog(tempfile.mkdtemp() + "/tasks.sqlite")
+            >>> log.close()
+            >>> len(log)          # opened again
+            0
+        """
         self._db.close()
 
     def _now(self) -> int:
@@ -96,15 +108,49 @@ class TaskLog:
     # --- writing: the user's notes -----------------------------------------------------------------------
 
     def rate(self, local_id: str, rating: int | None) -> None:
-        """Set (or clear, with ``None``) the user's rating of a task."""
+        """Set (or clear, with ``None``) the user's rating of a task.
+
+        Raises:
+            KeyError: no such task in the log.
+
+        Example:
+            >>> import tempfile, seedance_nb as sn
+            >>> log = sn.TaskLog(tempfile.mkdtemp() + "/tasks.sqlite")
+            >>> log.import_records([{"local_id": "t1", "status": "success", "prompt": "[Image1] waves"}])
+            1
+            >>> log.rate("t1", 5)
+            >>> log.get("t1")["rating"]
+            5
+        """
         self._set(local_id, "rating", rating)
 
     def annotate(self, local_id: str, notes: str) -> None:
-        """Replace the user's notes on a task."""
+        """Replace the user's notes on a task.
+
+        Example:
+            >>> import tempfile, seedance_nb as sn
+            >>> log = sn.TaskLog(tempfile.mkdtemp() + "/tasks.sqlite")
+            >>> log.import_records([{"local_id": "t1", "status": "success", "prompt": "[Image1] waves"}])
+            1
+            >>> log.annotate("t1", "best light so far; try 9:16")
+            >>> log.df().loc[0, "notes"]
+            'best light so far; try 9:16'
+        """
         self._set(local_id, "notes", notes)
 
     def tag(self, local_id: str, *tags: str) -> None:
-        """Add tags to a task (kept in order, without duplicates)."""
+        """Add tags to a task (kept in order, without duplicates).
+
+        Example:
+            >>> import tempfile, seedance_nb as sn
+            >>> log = sn.TaskLog(tempfile.mkdtemp() + "/tasks.sqlite")
+            >>> log.import_records([{"local_id": "t1", "status": "success", "prompt": "[Image1] waves"}])
+            1
+            >>> log.tag("t1", "sunset", "keeper")
+            >>> log.tag("t1", "sunset")
+            >>> log.get("t1")["tags"]
+            ['sunset', 'keeper']
+        """
         with self._db.write() as conn:
             found = conn.execute("SELECT tags FROM tasks WHERE local_id = ?", (local_id,)).fetchone()
             if found is None:
@@ -131,8 +177,16 @@ class TaskLog:
         log (``other.df().to_dict("records")``) or to build a large log quickly (the benchmark does).
 
         Example:
-            >>> log.import_records(other.df().to_dict("records"))  # doctest: +SKIP
-            120
+            >>> import tempfile, seedance_nb as sn
+            >>> other = sn.TaskLog(tempfile.mkdtemp() + "/tasks.sqlite")
+            >>> other.import_records([{"prompt": "[Image1] waves", "status": "success", "credits": 29},
+            ...                       {"prompt": "[Image1] jumps", "status": "failed", "error_code": 501}])
+            2
+            >>> log = sn.TaskLog(tempfile.mkdtemp() + "/tasks.sqlite")
+            >>> log.import_records(other.df().to_dict("records"))
+            2
+            >>> log.import_records(other.df().to_dict("records"))      # the same local ids: nothing new
+            0
         """
         now = self._clock()
         rows = ([r[n] for n in STORED] for r in (record_row(rec, now, new_local_id(now)) for rec in records))
@@ -145,25 +199,79 @@ class TaskLog:
     # --- reading -----------------------------------------------------------------------------------------
 
     def get(self, local_id: str) -> dict[str, Any] | None:
-        """One task as a dict keyed like ``df()`` with Python values (``None`` when missing), or None."""
+        """One task as a dict keyed like ``df()`` with Python values (``None`` when missing), or None.
+
+        Example:
+            >>> import tempfile, seedance_nb as sn
+            >>> log = sn.TaskLog(tempfile.mkdtemp() + "/tasks.sqlite")
+            >>> log.import_records([{"local_id": "t1", "status": "success", "prompt": "[Image1] waves", "credits": 29}])
+            1
+            >>> row = log.get("t1")
+            >>> row["status"], row["credits"], row["task_id"]
+            ('success', 29.0, None)
+            >>> log.get("t2") is None
+            True
+        """
         found = self._query("WHERE local_id = ?", (local_id,))
         return found[0] if found else None
 
     def task_info(self, local_id: str) -> dict[str, Any] | None:
-        """The last TaskInfo ``data`` recorded for a task (kept out of ``df()``: it is large), or None."""
+        """The last TaskInfo ``data`` recorded for a task (kept out of ``df()``: it is large), or None.
+
+        Example:
+            >>> import seedance_nb as sn
+            >>> try:
+            ...     sn.generate_sync(prompt="[Image1] waves", reference_images=["https://example.com/a.png"],
+            ...                      timeout=1, progress=False)     # stop waiting after 1 s; it goes on at Crun
+            ... except sn.GenerationTimeout as exc:
+            ...     local_id, task_id = exc.local_id, exc.task_id
+            >>> data = sn.TaskLog().task_info(local_id)
+            >>> data["task_id"] == task_id, data["param"]["input"]["prompt"]
+            (True, '[Image1] waves')
+        """
         found = self._db.fetch("SELECT task_info FROM tasks WHERE local_id = ?", (local_id,))
         return json.loads(found[0][0]) if found and found[0][0] else None
 
     def unfinished(self) -> list[dict[str, Any]]:
-        """Tasks Crun has (a task id) that are pending or running: what ``resume()`` polls."""
+        """Tasks Crun has (a task id) that are pending or running: what ``resume()`` polls.
+
+        Example:
+            >>> import tempfile, seedance_nb as sn
+            >>> log = sn.TaskLog(tempfile.mkdtemp() + "/tasks.sqlite")
+            >>> log.import_records([{"local_id": "t1", "task_id": "c0ffee", "status": "running"},
+            ...                     {"local_id": "t2", "status": "success"}])
+            2
+            >>> [row["local_id"] for row in log.unfinished()]
+            ['t1']
+        """
         return self._query("WHERE status IN ('pending', 'running') AND task_id IS NOT NULL", tail=OLDEST_FIRST)
 
     def unknown(self) -> list[dict[str, Any]]:
-        """Tasks whose submission is unknown (may exist at Crun): shown loudly, resubmitted only on request."""
+        """Tasks whose submission is unknown (may exist at Crun): shown loudly, resubmitted only on request.
+
+        Example:
+            >>> import tempfile, seedance_nb as sn
+            >>> log = sn.TaskLog(tempfile.mkdtemp() + "/tasks.sqlite")
+            >>> log.import_records([{"local_id": "t1", "status": "unknown", "error_message": "no answer"}])
+            1
+            >>> [(row["local_id"], row["error_message"]) for row in log.unknown()]
+            [('t1', 'no answer')]
+        """
         return self._query("WHERE status = 'unknown'", tail=OLDEST_FIRST)
 
     def missing_media(self) -> list[dict[str, Any]]:
-        """Successful tasks with a video URL but no archived file and no recorded media error."""
+        """Successful tasks with a video URL but no archived file and no recorded media error.
+
+        Example:
+            >>> import tempfile, seedance_nb as sn
+            >>> log = sn.TaskLog(tempfile.mkdtemp() + "/tasks.sqlite")
+            >>> log.import_records([{"local_id": "t1", "status": "success", "video_url": "https://cdn.example/1.mp4"},
+            ...                     {"local_id": "t2", "status": "success", "video_url": "https://cdn.example/2.mp4",
+            ...                      "media_error": "expired"}])
+            2
+            >>> [row["local_id"] for row in log.missing_media()]
+            ['t1']
+        """
         return self._query("WHERE status = 'success' AND video_url IS NOT NULL AND video_path IS NULL "
                            "AND media_error IS NULL", tail=OLDEST_FIRST)
 
@@ -174,8 +282,16 @@ class TaskLog:
         ``audio``, ``return_last_frame``, ``n_images``/``n_videos``/``n_audios`` or ``simulated``.
 
         Example:
-            >>> log.durations({"resolution": "720p", "duration": 5, "simulated": False})  # doctest: +SKIP
-            [171.2, 183.9]
+            >>> import tempfile, seedance_nb as sn
+            >>> from datetime import UTC, datetime, timedelta
+            >>> start = datetime(2026, 1, 20, 9, tzinfo=UTC)
+            >>> log = sn.TaskLog(tempfile.mkdtemp() + "/tasks.sqlite")
+            >>> log.import_records([{"status": "success", "resolution": res, "duration": 5, "submitted_at": start,
+            ...                      "finished_at": start + timedelta(seconds=s)}
+            ...                     for res, s in (("720p", 171.2), ("480p", 95.0), ("720p", 183.9))])
+            3
+            >>> log.durations({"resolution": "720p", "duration": 5, "simulated": False})
+            [183.9, 171.2]
         """
         shape = dict(shape or {})
         unknown_keys = sorted(set(shape) - set(_SHAPE_KEYS))
@@ -188,7 +304,20 @@ class TaskLog:
         return [float(r[0]) for r in self._db.fetch(sql, (*params, int(limit)))]
 
     def events(self, local_id: str | None = None) -> pd.DataFrame:
-        """The event history (all tasks, or one): seq, local_id, at (UTC), status, detail (JSON string)."""
+        """The event history (all tasks, or one): seq, local_id, at (UTC), status, detail (JSON string).
+
+        Example:
+            >>> import seedance_nb as sn
+            >>> try:
+            ...     sn.generate_sync(prompt="[Image1] waves", reference_images=["https://example.com/a.png"],
+            ...                      timeout=1, progress=False)     # stop waiting after 1 s; it goes on at Crun
+            ... except sn.GenerationTimeout as exc:
+            ...     events = sn.TaskLog().events(exc.local_id)
+            >>> events.status.tolist()[:2]        # the row was written before CreateTask left
+            ['submitting', 'pending']
+            >>> list(events.columns)
+            ['seq', 'local_id', 'at', 'status', 'detail']
+        """
         where, params = ("WHERE local_id = ?", (local_id,)) if local_id is not None else ("", ())
         sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events {where} ORDER BY seq"
         return build_events(self._db.fetch(sql, params))
@@ -199,7 +328,14 @@ class TaskLog:
         Sorted by ``submitted_at``. An empty log gives an empty frame with the same columns and dtypes.
 
         Example:
-            >>> TaskLog().df().groupby("status").size()  # doctest: +SKIP
+            >>> import tempfile, seedance_nb as sn
+            >>> log = sn.TaskLog(tempfile.mkdtemp() + "/tasks.sqlite")
+            >>> log.import_records([{"status": "success", "credits": 29}, {"status": "success", "credits": 23.2},
+            ...                     {"status": "failed", "error_code": 501}])
+            3
+            >>> frame = log.df()
+            >>> frame.groupby("status").size().to_dict(), float(frame.credits.sum()), str(frame.error_code.dtype)
+            ({'failed': 1, 'success': 2}, 52.2, 'Int64')
         """
         paused = gc.isenabled()
         gc.disable()  # the cyclic GC would walk every new row object again and again: +40 % at 100k rows
@@ -209,11 +345,38 @@ class TaskLog:
             if paused:
                 gc.enable()
 
+    def export(self, path: str | os.PathLike[str]) -> Path:
+        """Write ``df()`` to a file for sharing: ``.csv``, ``.jsonl`` or ``.json`` by the suffix of ``path``.
+
+        Lists (references, tags) are written as JSON arrays in CSV, times as ISO 8601 UTC. The file holds no
+        API key: the log never stores one.
+
+        Returns:
+            The absolute path written.
+
+        Raises:
+            ValueError: the suffix is not one of the three.
+
+        Example:
+            >>> import tempfile, pathlib, pandas as pd, seedance_nb as sn
+            >>> folder = pathlib.Path(tempfile.mkdtemp())
+            >>> log = sn.TaskLog(folder / "tasks.sqlite")
+            >>> log.import_records([{"prompt": "[Image1] waves", "reference_images": ["https://x.org/a.png"]}])
+            1
+            >>> written = log.export(folder / "tasks.csv")
+            >>> pd.read_csv(written).loc[0, ["prompt", "reference_images"]].tolist()
+            ['[Image1] waves', '["https://x.org/a.png"]']
+        """
+        target = Path(path).expanduser().absolute()
+        check_suffix(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_frame(self.df(), target)
+        return target
+
     def __len__(self) -> int:
         return int(self._db.fetch("SELECT count(*) FROM tasks")[0][0])
 
 
 def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(str(i) for i in items))
-
 

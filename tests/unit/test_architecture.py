@@ -167,3 +167,25 @@ def test_public_modules_are_few_and_private_ones_say_so() -> None:
     top = {p.stem for p in PACKAGE.glob("*.py")} | {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
     public = sorted(n for n in top if not n.startswith("_"))
     assert public == ["cli", "config", "demo", "errors", "notebook", "simulator", "tasklog"]
+
+
+def test_the_readme_layout_matches_the_tree() -> None:
+    readme = (PACKAGE.parent / "README.md").read_text()
+    block = readme.split("## Layout", 1)[1].split("```", 2)[1]
+    named: set[str] = set()
+    folder = ""
+    for line in block.splitlines()[2:]:
+        words = line.split("  ")
+        first = line.strip().split(" ")[0]
+        if line.startswith("  ") and not line.startswith("    ") and first.endswith("/"):
+            folder = first
+            named.add(first.rstrip("/"))
+            continue
+        names = [w for w in " ".join(words).split() if w.endswith(".py")]
+        prefix = folder if line.startswith("    ") else ""
+        named.update(f"{prefix}{n}".removesuffix(".py") for n in names)
+    files = {str(p.relative_to(PACKAGE).with_suffix("")) for p in PACKAGE.glob("*.py")}
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    inside = {str(p.relative_to(PACKAGE).with_suffix("")) for name in ("_generate", "tasklog")
+              for p in (PACKAGE / name).glob("*.py") if p.name != "__init__.py"}
+    assert named == files | packages | inside

@@ -462,3 +462,23 @@ def test_any_text_round_trips_through_df(prompt: str, refs: list[str], tags: lis
         assert row["prompt"] == prompt
         assert row["reference_images"] == refs and row["n_images"] == len(refs)
         assert row["tags"] == list(dict.fromkeys(tags))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".json"])
+def test_export_writes_every_row_and_column_readably(log: TaskLog, clock: FakeClock, tmp_path: Path,
+                                                     suffix: str) -> None:
+    lid = run_to_success(log, clock, tags=["keep", "blue"])
+    log.rate(lid, 5)
+    written = log.export(tmp_path / "out" / f"tasks{suffix}")
+    frame = pd.read_csv(written) if suffix == ".csv" else pd.read_json(written, lines=suffix == ".jsonl")
+    assert list(frame.columns) == list(log.df().columns) and len(frame) == 1
+    row = frame.iloc[0]
+    tags = json.loads(row["tags"]) if suffix == ".csv" else row["tags"]
+    assert (row["local_id"], row["rating"], tags) == (lid, 5, ["keep", "blue"])
+    assert str(row["submitted_at"]).startswith("2026-03-01")
+
+
+def test_export_refuses_an_unknown_format_before_writing(log: TaskLog, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"\.csv, \.jsonl, \.json"):
+        log.export(tmp_path / "tasks.xlsx")
+    assert not (tmp_path / "tasks.xlsx").exists()
