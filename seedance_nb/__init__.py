@@ -9,13 +9,11 @@ Example:
     'bytedance/seedance2-0-mini-r2v'
 """
 
-import importlib as _importlib
-from typing import Any as _Any
-
 from .__version__ import __version__
 from ._answers import AssetInfo, Estimate, TaskInfo
 from ._client import Client
 from ._generate import generate, generate_sync, resubmit, resume
+from ._lazy import lazy_names as _lazy_names
 from ._models import MODEL_PROFILES, R2VRequest
 from ._retrying import RetryPolicy
 from .errors import (
@@ -94,14 +92,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> _Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'seedance_nb' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY)
