@@ -3,15 +3,7 @@
 Everything slow runs off the event loop: probing local files (ffmpeg), hashing them, reading them for
 upload, and the fsync'd ledger writes go to worker threads, so widgets and other tasks stay live.
 
-Example:
-    >>> import seedance_nb as sn
-    >>> gen = sn.generate_sync(prompt="[Image1] waves", reference_images=["https://example.com/a.png"],
-    ...                        duration=4, progress=False)
-    >>> gen.status, gen.video_path.suffix
-    ('success', '.mp4')
-    >>> events = sn.TaskLog().events(gen.local_id)       # recorded before CreateTask left, then followed
-    >>> events.status.iloc[[0, 1, -1]].tolist()
-    ['submitting', 'pending', 'success']
+The examples are on ``generate()`` and ``resubmit()`` (each runs against the test session's simulator).
 """
 
 from __future__ import annotations
@@ -98,6 +90,9 @@ async def generate(request: R2VRequest | None = None, /, *, client: Client | Non
         ...                               duration=4, progress=False))
         >>> gen.succeeded, gen.request.duration
         (True, 4)
+        >>> events = sn.TaskLog().events(gen.local_id)     # recorded before CreateTask left, then followed
+        >>> events.status.iloc[[0, 1, -1]].tolist()
+        ['submitting', 'pending', 'success']
     """
     req = R2VRequest.from_fields(request, **fields)
     await asyncio.to_thread(req.check)  # local files are probed with ffmpeg

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -67,7 +68,13 @@ def statuses(home: Path) -> list[str]:
 
 async def resume(sim: Simulator, key: str, home: Path) -> object:
     async with sn.Client(api_key=key, base_url=sim.base_url) as client:
-        return await sn.resume(client=client, log=sn.TaskLog(home / "tasks.sqlite"), progress=False, stale_after=0)
+        return await sn.resume(client=client, log=sn.TaskLog(home / "tasks.sqlite"), progress=False, stale_after=0,
+                               sleep=quick)
+
+
+async def quick(seconds: float) -> None:
+    """Poll often: the schedule is tested elsewhere; this is about what survives a kill."""
+    await asyncio.sleep(min(seconds, 0.05))
 
 
 async def test_kill_while_waiting_then_resume_finishes_the_same_task(sim: Simulator, fake_key: str,

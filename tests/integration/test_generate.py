@@ -171,10 +171,12 @@ async def test_expired_result_is_reported_by_resume_not_a_crash(sim: Simulator, 
 
 
 async def test_polling_survives_flaky_taskinfo(sim: Simulator, client: sn.Client, log: sn.TaskLog) -> None:
-    sim.set_faults("taskinfo:500=0.3,taskinfo:429=0.2,media:drop=0.2")
+    sim.script("taskinfo", ["500", "429", "drop"])  # in order, on the next TaskInfo requests
+    sim.script("media", ["drop"])
     async with client:
-        gen = await sn.generate(request(), client=client, log=log, progress=False)
-    assert gen.status == "success" and gen.video_path is not None
+        gen = await sn.generate(request(), client=client, log=log, **QUICK)
+    assert gen.status == "success" and gen.video_path is not None and gen.video_path.is_file()
+    assert sim.stats()["faults_injected"] == 4  # every scripted failure was met, and survived
 
 
 def test_generate_sync_from_a_script_and_from_inside_a_running_loop(sim: Simulator, fake_key: str, tmp_path: Path,
