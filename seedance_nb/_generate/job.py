@@ -93,7 +93,7 @@ class Job:
 
     def now(self) -> datetime:
         """The wall-clock time, as the task log's clock tells it (aware, UTC)."""
-        return self.log._clock()
+        return self.ledger.now()
 
     def line(self) -> ProgressLine:
         """A new progress line (silent when ``progress`` is off)."""

@@ -52,6 +52,10 @@ class Ledger:
     def __repr__(self) -> str:
         return f"Ledger({str(self.path)!r})"
 
+    def now(self) -> datetime:
+        """The current time as the log's clock tells it (aware, UTC; a test's fake clock)."""
+        return self._clock()
+
     def _now(self) -> int:
         return to_us(self._clock())
 
