@@ -20,6 +20,7 @@ from collections.abc import Mapping
 
 __all__ = [
     "ASPECT_RATIOS",
+    "COUNT_FIELDS",
     "DEFAULT_MODEL",
     "DURATION_RANGE",
     "FINAL_STATUSES",
@@ -64,8 +65,11 @@ DURATION_RANGE: tuple[int, int] = (4, 15)
 
 # The fields that set a task's price and running time: one "shape" of request. Polling learns the running
 # time of a shape and sweeps price each shape once.
+# How many references a request has of each kind: the task log's n_images, n_videos, n_audios.
+COUNT_FIELDS: Mapping[str, str] = {"reference_images": "n_images", "reference_videos": "n_videos",
+                                   "reference_audios": "n_audios"}
 SHAPE_FIELDS: tuple[str, ...] = ("model", "resolution", "aspect_ratio", "duration", "audio", "return_last_frame",
-                                 "n_images", "n_videos", "n_audios")
+                                 *COUNT_FIELDS.values())
 # The fields that set a task's running time: polling learns the typical running time of each.
 TIMING_FIELDS: tuple[str, ...] = ("model", "resolution", "duration")
 

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from ._limits import (
     BYTEPLUS_FALLBACK_MODELS,
+    COUNT_FIELDS,
     DEFAULT_MODEL,
     MODEL_RESOLUTIONS,
     MODEL_TITLES,
@@ -183,7 +184,7 @@ class R2VRequest:
             >>> R2VRequest(prompt="[Video1]", reference_videos=["https://x.org/v.mp4"]).shape_of(["n_videos"])
             {'n_videos': 1}
         """
-        counts = {f"n_{name.removeprefix('reference_')}": len(refs) for name, refs in self.references.items()}
+        counts = {COUNT_FIELDS[name]: len(refs) for name, refs in self.references.items()}
         return {name: counts[name] if name in counts else getattr(self, name) for name in names}
 
     # -- checking -------------------------------------------------------------------------------------

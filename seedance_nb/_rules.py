@@ -57,9 +57,8 @@ def check_request(req: R2VRequest, *, check_files: bool = True) -> list[Problem]
     return sorted(problems, key=_field_order)
 
 
-_FIELD_ORDER = ("model", "prompt", "reference_images", "reference_videos", "reference_audios", "references",
-                "resolution", "aspect_ratio", "duration", "audio", "return_last_frame", "byteplus_fallback",
-                "extra", "callback_url")
+# The request's fields in order; "references" (the count of all of them) reads after the three lists.
+_FIELD_ORDER = ("model", *INPUT_FIELDS[:4], "references", *INPUT_FIELDS[4:], "extra", "callback_url")
 _WHERE = re.compile(r"^(\w+)(?:\[(\d+)\])?")
 
 

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from .._limits import INPUT_FIELDS, KEY_IN_TEXT, REFERENCE_FIELDS
+from .._limits import COUNT_FIELDS, INPUT_FIELDS, KEY_IN_TEXT, REFERENCE_FIELDS
 from ..errors import SeedanceError
 
 __all__ = [
@@ -305,7 +305,7 @@ def row_to_dict(names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
 
 # --- request payloads and imported records -> rows ----------------------------------------------------------
 
-_COUNTS = tuple(zip(REFERENCE_FIELDS, ("n_images", "n_videos", "n_audios"), strict=True))
+_COUNTS = tuple(COUNT_FIELDS.items())
 
 
 def payload_columns(payload: Mapping[str, Any]) -> dict[str, Any]:
