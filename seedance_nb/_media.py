@@ -32,6 +32,7 @@ import hashlib
 import os
 import subprocess
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,7 @@ from ._retrying import RetryPolicy, retrying
 from .config import home_dir
 from .errors import MediaError, MediaExpiredError
 
-__all__ = ["ArchivedMedia", "archive", "media_dir", "sha256_file"]
+__all__ = ["ArchivedMedia", "archive", "clean_partial_downloads", "media_dir", "sha256_file"]
 
 MediaKind = Literal["video", "image"]
 Progress = Callable[[int, int | None], None]
@@ -95,6 +96,45 @@ class ArchivedMedia:
     def has_audio(self) -> bool:
         """True when the file has an audio track."""
         return self.probe.has_audio
+
+
+_PART = ".part-"
+_LEGACY_PART_AGE_S = 3600.0  # a part file without a pid in its name is another process's after an hour
+
+
+def clean_partial_downloads(folder: Path) -> int:
+    """Remove the partial downloads (``.part-<pid>-…``) that processes which no longer run left behind.
+
+    A download killed half way leaves its part file; the archive never points at one. Returns how many
+    were removed.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / ".part-999999999-abc.mp4").write_bytes(b"half")      # no process has that pid
+        >>> _ = (folder / f".part-{os.getpid()}-def.mp4").write_bytes(b"mine")  # this process: in progress
+        >>> clean_partial_downloads(folder), [p.name for p in folder.iterdir()] == [f".part-{os.getpid()}-def.mp4"]
+        (1, True)
+    """
+    removed = 0
+    for part in folder.glob(f"{_PART}*") if folder.is_dir() else ():
+        owner = part.name[len(_PART):].split("-", 1)[0]
+        alive = _running(int(owner)) if owner.isdigit() else (
+            time.time() - part.stat().st_mtime < _LEGACY_PART_AGE_S)
+        if not alive:
+            part.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True  # it runs, as another user
+    except (ProcessLookupError, OverflowError):
+        return False  # gone, or no pid a kernel can give
+    return True
 
 
 def _no_jitter() -> float:
@@ -207,7 +247,8 @@ async def archive(
 async def _attempt(
     url: str, folder: Path, http: httpx.AsyncClient, kind: MediaKind, progress: Progress | None
 ) -> ArchivedMedia:
-    fd, name = tempfile.mkstemp(dir=folder, prefix=".part-", suffix=suffix_for(url, kind))
+    # The writer's pid in the name: clean_partial_downloads() removes the leftovers of dead processes only.
+    fd, name = tempfile.mkstemp(dir=folder, prefix=f"{_PART}{os.getpid()}-", suffix=suffix_for(url, kind))
     part = Path(name)
     try:
         with open(fd, "wb") as out:

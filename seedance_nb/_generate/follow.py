@@ -24,6 +24,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,6 +53,7 @@ from .job import Job
 __all__ = ["archive_result", "follow", "generation_from_log", "request_from_row"]
 
 log = logging.getLogger("seedance_nb")
+_LEDGER_STATUSES = frozenset({"", "unknown", "submitting", "rejected"})
 _NOT_FOUND_LIMIT = 3  # a brand-new task may briefly be unknown to a replica: give up on the third 404
 
 
@@ -143,7 +145,9 @@ def _record(job: Job, local_id: str, info: TaskInfo, submitted: datetime) -> Non
         server = (info.completed_at - info.created_at) if info.completed_at and info.created_at else None
         finished = submitted + server if server is not None else job.now()
     failed = info.status == "failed"
-    job.ledger.record_status(local_id, info.status, credits=info.credits,
+    # The ledger's own words are never taken from Crun: a missing status (or one of them) keeps the row's.
+    status = None if info.status in _LEDGER_STATUSES else info.status
+    job.ledger.record_status(local_id, status, credits=info.credits,
                              error_code=info.result_code if failed else None,
                              error_message=info.result_message if failed else None,
                              video_url=info.video_url, last_frame_url=info.last_frame_url, finished_at=finished,
@@ -161,7 +165,11 @@ def _failure(info: TaskInfo, local_id: str) -> APIError:
 
 
 async def archive_result(job: Job, local_id: str, info: TaskInfo) -> None:
-    """Download the video (and last frame) into the archive and point the log at them."""
+    """Download the video (and last frame) into the archive and point the log at them.
+
+    A failed download is recorded with its attempt number (``download attempt 2 failed: …``) and tried
+    again by the next ``resume()``; an expired URL (``expired: …``) is gone for good and is not.
+    """
     media_dir = Path(job.log.path).parent / "media"
     if not info.video_url:
         await job.write(job.ledger.record_media_error, local_id, "the task succeeded without a video URL")
@@ -175,11 +183,21 @@ async def archive_result(job: Job, local_id: str, info: TaskInfo) -> None:
         await job.write(job.ledger.record_media_error, local_id, f"expired: {exc}")
         return
     except MediaError as exc:
-        await job.write(job.ledger.record_media_error, local_id, str(exc))
+        attempt = _attempts((job.log.get(local_id) or {}).get("media_error")) + 1
+        await job.write(job.ledger.record_media_error, local_id, f"download attempt {attempt} failed: {exc}")
         return
     await job.write(job.ledger.record_media, local_id, video_path=video.path, video_sha256=video.sha256,
                     width=video.width, height=video.height, fps=video.fps, video_duration_s=video.duration_s,
                     has_audio=video.has_audio, last_frame_path=frame.path if frame else None)
+
+
+_ATTEMPT = re.compile(r"^download attempt (\d+) failed")
+
+
+def _attempts(media_error: str | None) -> int:
+    """How many archive attempts a recorded media error says have failed (0 for none or another error)."""
+    match = _ATTEMPT.match(media_error or "")
+    return int(match.group(1)) if match else 0
 
 
 def generation_from_log(tasklog: Any, local_id: str, req: R2VRequest, info: TaskInfo | None) -> Generation:

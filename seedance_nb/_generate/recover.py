@@ -10,10 +10,12 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .._client import Client
+from .._media import clean_partial_downloads
 from ..errors import SeedanceError
 from ..notebook import ProgressLine
 from .follow import archive_result, follow, request_from_row
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
     from ..tasklog import TaskLog
 
 __all__ = ["resume"]
+
+log = logging.getLogger("seedance_nb")
 
 _COLUMNS = ["local_id", "task_id", "before", "status", "video_path", "note"]
 
@@ -56,6 +60,7 @@ async def resume(*, client: Client | None = None, log: TaskLog | None = None, ti
     """
     ledger = await asyncio.to_thread(ledger_for, log)  # loads pandas the first time: off the loop
     tasklog = ledger.log
+    await asyncio.to_thread(clean_partial_downloads, tasklog.path.parent / "media")
     for row in ledger.stale_submitting(stale_after):
         await asyncio.to_thread(ledger.mark_unknown, row["local_id"],
                                 "its process stopped while CreateTask was in flight")
@@ -89,6 +94,9 @@ async def _resume_one(job: Job, row: dict[str, Any], action: str) -> dict[str, A
                 await archive_result(job, local_id, info)
     except SeedanceError as exc:
         note = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # one odd task must never stop resume() for the others
+        log.exception("seedance_nb: resuming %s failed", local_id)
+        note = f"unexpected {type(exc).__name__}: {exc}; the task stays in the log for the next resume()"
     after = job.log.get(local_id) or {}
     if after.get("media_error"):
         note = note or f"media not archived: {after['media_error']}"
@@ -97,13 +105,19 @@ async def _resume_one(job: Job, row: dict[str, Any], action: str) -> dict[str, A
 
 
 def _unknown_rows(tasklog: TaskLog, progress: bool) -> list[dict[str, Any]]:
-    """The tasks whose submission is unknown: listed loudly, never resent."""
+    """The tasks that may exist at Crun without a task id in the log: listed loudly, never resent."""
     unknown = tasklog.unknown()
     if unknown and progress:
         ids = ", ".join(r["local_id"] for r in unknown)
-        ProgressLine().finish(f"WARNING: {len(unknown)} task(s) with an unknown submission ({ids}): they may "
+        ProgressLine().finish(f"WARNING: {len(unknown)} task(s) whose submission is unknown ({ids}): they may "
                               "exist at Crun and be charged; check, then sn.resubmit(local_id) to send one again")
-    return [{"local_id": row["local_id"], "task_id": row.get("task_id"), "before": "unknown", "status": "unknown",
-             "video_path": None,
-             "note": f"submission unknown: may exist at Crun; sn.resubmit({row['local_id']!r}) sends it again"}
-            for row in unknown]
+    return [{"local_id": row["local_id"], "task_id": None, "before": row["status"], "status": row["status"],
+             "video_path": None, "note": _doubt(row)} for row in unknown]
+
+
+def _doubt(row: dict[str, Any]) -> str:
+    local_id = row["local_id"]
+    if row["status"] == "submitting":
+        return (f"being sent, or its process stopped while sending: may exist at Crun. If that process is gone, "
+                f"a later resume() marks it unknown; then sn.resubmit({local_id!r}) sends it again")
+    return f"submission unknown: may exist at Crun; sn.resubmit({local_id!r}) sends it again"

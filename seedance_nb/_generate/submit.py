@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import warnings
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -122,10 +123,11 @@ def _digests(req: R2VRequest) -> dict[Path, str]:
 
 async def _begin(job: Job, payload: dict[str, Any], request_hash: str, *, attach: bool, **begin: Any
                  ) -> tuple[str, bool]:
-    """Record the request before it is sent, or attach to an identical one in flight (never pay twice).
+    """Record the request before it is sent, or attach to an identical one that is not final (never pay twice).
 
-    A twin that another caller is submitting right now (no task id yet) is waited for, briefly; a twin
-    left ``submitting`` by a process that died mid-request is not.
+    A twin with a task id is followed. A twin that another caller is submitting right now (no task id yet)
+    is waited for, briefly. A twin whose submission is unknown (its answer was lost, or its process died
+    while sending) may exist at Crun: nothing is sent, and the error says how to decide.
     """
     waited = 0.0
     while True:
@@ -135,11 +137,17 @@ async def _begin(job: Job, payload: dict[str, Any], request_hash: str, *, attach
         twin = job.log.get(local_id) or {}
         if twin.get("task_id"):
             return local_id, False
-        if _age(job, twin.get("submitted_at")) > STALE_SUBMITTING_S or waited >= _TWIN_WAIT_S:
-            attach = False
+        status = twin.get("status")
+        if status == "submitting" and _age(job, twin.get("submitted_at")) < STALE_SUBMITTING_S \
+                and waited < _TWIN_WAIT_S:
+            await job.sleep(_TWIN_POLL_S)
+            waited += _TWIN_POLL_S
             continue
-        await job.sleep(_TWIN_POLL_S)
-        waited += _TWIN_POLL_S
+        raise SubmissionUnknownError(
+            f"an identical request (task log id {local_id}) was sent and its answer never came "
+            f"({status}): it may exist at Crun and be paid for, so nothing was sent. Check it, then "
+            f"sn.resubmit({local_id!r}) sends that one again, or generate(..., new=True) pays for another run.",
+            local_id=local_id)
 
 
 async def _record_before_sending(job: Job, payload: dict[str, Any], request_hash: str, **begin: Any
@@ -173,9 +181,10 @@ async def _check_affordable(client: Client, payload: dict[str, Any]) -> None:
         log.info("seedance_nb: EstimateTask unavailable (%s); submitting without an estimate", exc)
         return
     if not estimate.affordable:
+        balance = f"{estimate.balance:g}" if estimate.balance is not None else "not enough"
         raise InsufficientCreditsError(
-            f"this task needs about {estimate.estimated_credits:g} credits and the balance is "
-            f"{estimate.balance:g}; nothing was sent", code=402, endpoint="/client/job/EstimateTask")
+            f"this task needs about {estimate.estimated_credits:g} credits and the balance is {balance}; "
+            "nothing was sent", code=402, endpoint="/client/job/EstimateTask")
 
 
 async def _submit(job: Job, local_id: str, payload: dict[str, Any]) -> str:
@@ -202,18 +211,34 @@ async def _submit(job: Job, local_id: str, payload: dict[str, Any]) -> str:
     return task_id
 
 
+def _check_resendable(row: dict[str, Any], force: bool) -> None:
+    """Refuse to resend a task that is being sent now, or that Crun has and that did not fail."""
+    local_id, status, task_id = row["local_id"], row["status"], row.get("task_id")
+    if status == "submitting":
+        raise SeedanceError(f"task {local_id} is being sent right now; if its process died, sn.resume() lists it "
+                            "as unknown after a while, then sn.resubmit() can send it again")
+    if task_id and status != "failed":
+        if not force:
+            raise SeedanceError(f"task {local_id} exists at Crun as {task_id} ({status}): sn.resume() follows it "
+                                "to its end. Resending pays for it again; pass force=True if you mean that, or "
+                                "use sn.generate(..., new=True) for another run of the request")
+        warnings.warn(f"resending task {local_id}, which Crun already has as {task_id} ({status}): it is paid "
+                      "for twice", stacklevel=3)
+
+
 async def resubmit(local_id: str, *, client: Client | None = None, log: TaskLog | None = None,
                    timeout: float = DEFAULT_TIMEOUT_S, download: bool = True, progress: bool = True,
                    on_update: OnUpdate | None = None, clock: Callable[[], float] | None = None,
-                   sleep: Callable[[float], Awaitable[None]] | None = None) -> Generation:
+                   sleep: Callable[[float], Awaitable[None]] | None = None, force: bool = False) -> Generation:
     """Send a logged task again on purpose: the only way an ``unknown`` task is ever resent.
 
     Also works for ``rejected`` and ``failed`` tasks. The same log row is reused, so its history shows both
-    submissions.
+    submissions. A task that Crun knows (it has a task id) and that did not end ``failed`` is never resent:
+    ``sn.resume()`` follows it; ``force=True`` resends it anyway, with a warning (it is paid for twice).
 
     Raises:
         ValidationError: no such local id in the log.
-        SeedanceError: the task is in flight or done (``generate(..., new=True)`` pays for another run).
+        SeedanceError: the task is being sent, or Crun has it (``generate(..., new=True)`` pays for another run).
 
     Example:
         >>> import asyncio, seedance_nb as sn
@@ -242,9 +267,7 @@ async def resubmit(local_id: str, *, client: Client | None = None, log: TaskLog 
         if row is None:
             raise ValidationError([Problem("local_id", local_id, "is not in the task log",
                                            "Look it up in sn.TaskLog().df().local_id.")])
-        if row["status"] in ("submitting", "pending", "running", "success"):
-            raise SeedanceError(f"task {local_id} is {row['status']}; only unknown, rejected or failed tasks are "
-                                "resubmitted (sn.generate(..., new=True) pays for another run of a request)")
+        _check_resendable(row, force)
         payload = json.loads(row["payload"])
         await _check_affordable(job.client, payload)
         await job.write(job.ledger.mark_submitting, local_id)

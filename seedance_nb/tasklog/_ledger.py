@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ._log import FINAL, IN_FLIGHT, OLDEST_FIRST, TaskLog, _unique
-from ._schema import encode, from_us, guard_secret, new_local_id, payload_columns, to_us
+from ._schema import encode, from_us, guard_secret, new_local_id, payload_columns, redact_secrets, to_us
 
 __all__ = ["Ledger"]
 
@@ -32,7 +32,8 @@ _RESULT_FIELDS = ("task_id", "finished_at", "credits", "error_code", "error_mess
                   "last_frame_url", "video_path", "video_sha256", "last_frame_path", "width", "height", "fps",
                   "video_duration_s", "has_audio", "media_error", "task_info")
 
-_TWIN = ("SELECT local_id FROM tasks WHERE request_hash = ? AND status IN (?, ?, ?) "
+# An identical request that may still become (or be) a task at Crun: anything not final, ``unknown`` included.
+_TWIN = ("SELECT local_id FROM tasks WHERE request_hash = ? AND status NOT IN (?, ?, ?) "
          "ORDER BY submitted_at DESC, local_id DESC LIMIT 1")
 
 
@@ -85,8 +86,9 @@ class Ledger:
                         simulated: bool = False, sweep_id: str | None = None, repeat: int | None = None,
                         tags: Sequence[str] = (), local_paths: Mapping[str, str] | None = None) -> tuple[str, bool]:
         """``(local_id, True)`` for a new ``submitting`` row, or ``(twin's local_id, False)`` when ``attach``
-        finds an identical request in flight: the look-up and the insert are one transaction, so two
-        writers (coroutines, threads or processes) can never both begin the same request.
+        finds an identical request that is not final (in flight, or ``unknown``: it may exist at Crun). The
+        look-up and the insert are one transaction, so two writers (coroutines, threads or processes) can
+        never both begin the same request.
 
         Example:
             >>> import tempfile
@@ -109,7 +111,7 @@ class Ledger:
             row["local_id"] = new_local_id(self._clock())
             try:
                 with self._db.write(durable=True) as conn:
-                    twin = conn.execute(_TWIN, (request_hash, *IN_FLIGHT)).fetchone() if attach else None
+                    twin = conn.execute(_TWIN, (request_hash, *FINAL)).fetchone() if attach else None
                     if twin is not None:
                         return str(twin[0]), False
                     _insert(conn, row)
@@ -138,11 +140,12 @@ class Ledger:
         changes["submitted_at"] = self._clock()
         return self._apply(local_id, "submitting", changes, force=True, durable=True)
 
-    def record_status(self, local_id: str, status: str, *, credits: float | None = None,
+    def record_status(self, local_id: str, status: str | None, *, credits: float | None = None,
                       error_code: int | None = None, error_message: str | None = None,
                       video_url: str | None = None, last_frame_url: str | None = None,
                       finished_at: datetime | None = None, task_info: Mapping[str, Any] | None = None) -> bool:
-        """Record what TaskInfo (or a callback) said. ``None`` arguments mean "nothing new", not "clear".
+        """Record what TaskInfo (or a callback) said. ``None`` arguments mean "nothing new", not "clear"
+        (``status=None``: Crun sent no status we can use; the row keeps its own).
 
         Returns True when an event was appended (the status changed or something new arrived).
 
@@ -184,10 +187,9 @@ class Ledger:
 
     def _apply(self, local_id: str, status: str | None, changes: Mapping[str, Any], *, force: bool = False,
                stamp_finish: bool = False, durable: bool = False) -> bool:
-        encoded = {k: encode(k, v) for k, v in changes.items()}
-        for name, value in encoded.items():
-            if isinstance(value, str):
-                guard_secret(name, value)
+        # What Crun answered is recorded whatever it holds (the task is paid for), a key-shaped word redacted.
+        encoded = {k: redact_secrets(v) if isinstance(v, str) else v
+                   for k, v in ((k, encode(k, v)) for k, v in changes.items())}
         now = self._now()
         with self._db.write(durable=durable) as conn:
             names = ["status", "finished_at", *encoded]

@@ -42,6 +42,7 @@ __all__ = ["FINAL", "IN_FLIGHT", "TaskLog"]
 
 IN_FLIGHT = ("submitting", "pending", "running")
 FINAL = ("success", "failed", "rejected")
+_FINAL_SQL = ", ".join(f"'{status}'" for status in FINAL)
 BUSY_TIMEOUT_S = 30.0  # a writer waits this long for another process's transaction
 _SHAPE_KEYS = (*SHAPE_FIELDS, "simulated")
 _SELECT = "SELECT " + ", ".join(READ) + " FROM tasks"
@@ -233,7 +234,7 @@ class TaskLog:
         return json.loads(found[0][0]) if found and found[0][0] else None
 
     def unfinished(self) -> list[dict[str, Any]]:
-        """Tasks Crun has (a task id) that are pending or running: what ``resume()`` polls.
+        """Tasks Crun has (a task id) that have not ended, whatever status text Crun sent: what ``resume()`` polls.
 
         Example:
             >>> import tempfile, seedance_nb as sn
@@ -244,36 +245,44 @@ class TaskLog:
             >>> [row["local_id"] for row in log.unfinished()]
             ['t1']
         """
-        return self._query("WHERE status IN ('pending', 'running') AND task_id IS NOT NULL", tail=OLDEST_FIRST)
+        return self._query(f"WHERE task_id IS NOT NULL AND status NOT IN ({_FINAL_SQL})", tail=OLDEST_FIRST)
 
     def unknown(self) -> list[dict[str, Any]]:
-        """Tasks whose submission is unknown (may exist at Crun): shown loudly, resubmitted only on request.
+        """Tasks that may exist at Crun without a task id in the log: shown loudly, resubmitted only on request.
+
+        They are ``unknown`` (CreateTask left, no answer came) or still ``submitting`` (being sent right now,
+        or their process died while sending: ``resume()`` turns those ``unknown`` after a while).
 
         Example:
             >>> import tempfile, seedance_nb as sn
             >>> log = sn.TaskLog(tempfile.mkdtemp() + "/tasks.sqlite")
-            >>> log.import_records([{"local_id": "t1", "status": "unknown", "error_message": "no answer"}])
-            1
-            >>> [(row["local_id"], row["error_message"]) for row in log.unknown()]
-            [('t1', 'no answer')]
+            >>> log.import_records([{"local_id": "t1", "status": "unknown", "error_message": "no answer"},
+            ...                     {"local_id": "t2", "status": "submitting"},
+            ...                     {"local_id": "t3", "status": "running", "task_id": "c0ffee"}])
+            3
+            >>> [(row["local_id"], row["status"]) for row in log.unknown()]
+            [('t1', 'unknown'), ('t2', 'submitting')]
         """
-        return self._query("WHERE status = 'unknown'", tail=OLDEST_FIRST)
+        return self._query("WHERE status IN ('unknown', 'submitting') AND task_id IS NULL", tail=OLDEST_FIRST)
 
     def missing_media(self) -> list[dict[str, Any]]:
-        """Successful tasks with a video URL but no archived file and no recorded media error.
+        """Successful tasks with a video URL but no archived file: never downloaded, or a download that failed
+        (tried again by ``resume()`` until it succeeds), unless the URL is gone for good (``expired``).
 
         Example:
             >>> import tempfile, seedance_nb as sn
             >>> log = sn.TaskLog(tempfile.mkdtemp() + "/tasks.sqlite")
             >>> log.import_records([{"local_id": "t1", "status": "success", "video_url": "https://cdn.example/1.mp4"},
             ...                     {"local_id": "t2", "status": "success", "video_url": "https://cdn.example/2.mp4",
-            ...                      "media_error": "expired"}])
-            2
+            ...                      "media_error": "expired: 404"},
+            ...                     {"local_id": "t3", "status": "success", "video_url": "https://cdn.example/3.mp4",
+            ...                      "media_error": "download attempt 1 failed: the download broke off"}])
+            3
             >>> [row["local_id"] for row in log.missing_media()]
-            ['t1']
+            ['t1', 't3']
         """
         return self._query("WHERE status = 'success' AND video_url IS NOT NULL AND video_path IS NULL "
-                           "AND media_error IS NULL", tail=OLDEST_FIRST)
+                           "AND (media_error IS NULL OR media_error NOT LIKE 'expired%')", tail=OLDEST_FIRST)
 
     def durations(self, shape: Mapping[str, Any] | None = None, limit: int = 50) -> list[float]:
         """Elapsed seconds of the most recent successful tasks (newest first), optionally of one shape.

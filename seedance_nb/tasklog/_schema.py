@@ -30,7 +30,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from .._limits import COUNT_FIELDS, INPUT_FIELDS, KEY_IN_TEXT, REFERENCE_FIELDS
-from ..errors import SeedanceError
+from ..errors import Problem, SeedanceError, ValidationError
 
 __all__ = [
     "BY_NAME",
@@ -48,6 +48,7 @@ __all__ = [
     "new_local_id",
     "payload_columns",
     "record_row",
+    "redact_secrets",
     "row_to_dict",
     "to_us",
 ]
@@ -226,12 +227,36 @@ def new_local_id(now: datetime) -> str:
 # --- secrets -------------------------------------------------------------------------------------------
 
 def guard_secret(field: str, text: str | None) -> None:
-    """Refuse to store text holding something shaped like a Crun API key (the key is never echoed)."""
+    """Refuse to store what a user gives (a note, a tag) holding something shaped like a Crun API key.
+
+    Raises:
+        ValidationError: naming the field; the key is never echoed.
+
+    Example:
+        >>> guard_secret("notes", "fine") is None
+        True
+        >>> guard_secret("notes", "my key is ak_" + "x" * 32)
+        Traceback (most recent call last):
+        ...
+        seedance_nb.errors.ValidationError: ...notes...looks like a Crun API key...
+    """
     if text and KEY_IN_TEXT.search(text):
-        raise ValueError(
-            f"Refusing to store {field}: it contains what looks like a Crun API key (ak_…). "
-            "API keys must never reach the task log; remove it and try again."
-        )
+        raise ValidationError([Problem(field, "ak_…", "looks like a Crun API key, which must never reach the log",
+                                       "Remove the key from the text and try again.")])
+
+
+REDACTED = "[redacted key]"
+
+
+def redact_secrets(text: str) -> str:
+    """What Crun answered, with anything shaped like an API key replaced: such text is recorded, not refused
+    (the task is paid for; refusing the answer would lose it).
+
+    Example:
+        >>> redact_secrets("https://cdn.example/v.mp4?sig=ak_" + "x" * 32)
+        'https://cdn.example/v.mp4?sig=[redacted key]'
+    """
+    return KEY_IN_TEXT.sub(REDACTED, text)
 
 
 # --- Python value -> SQLite value ------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import seedance_nb as sn
 from seedance_nb import tasklog
 from seedance_nb.errors import SeedanceError
 from seedance_nb.tasklog import TaskLog
@@ -341,15 +342,18 @@ def test_api_keys_are_never_stored(log: TaskLog, ledger: Ledger) -> None:
     assert KEY not in str(caught.value)
     assert len(log) == 0
     lid = ledger.begin(payload(), "h")
-    for call in (lambda: ledger.mark_unknown(lid, f"Authorization: Bearer {KEY}"),
-                 lambda: ledger.record_status(lid, "failed", error_message=KEY),
-                 lambda: ledger.record_status(lid, "running", task_info={"echo": KEY}),
-                 lambda: log.annotate(lid, KEY), lambda: log.tag(lid, KEY),
-                 lambda: ledger.record_media_error(lid, f"GET ?key={KEY}")):
-        with pytest.raises(ValueError, match="API key"):
+    for call in (lambda: log.annotate(lid, KEY), lambda: log.tag(lid, KEY)):  # what a user writes: refused
+        with pytest.raises(sn.ValidationError, match="API key"):
             call()
+    # What Crun answers after the task is paid for is recorded, never refused: a key-shaped word is redacted.
+    ledger.mark_pending(lid, "task-1")
+    assert ledger.record_status(lid, "running", task_info={"echo": KEY}, video_url=f"https://cdn/v.mp4?k={KEY}")
+    assert ledger.record_status(lid, "failed", error_message=f"Authorization: Bearer {KEY}")
+    assert ledger.record_media_error(lid, f"GET ?key={KEY}")
     row = log.get(lid)
-    assert row is not None and row["status"] == "submitting"
+    assert row is not None and row["status"] == "failed"
+    assert row["error_message"] == "Authorization: Bearer [redacted key]"
+    assert row["video_url"] == "https://cdn/v.mp4?k=[redacted key]"
     with sqlite3.connect(log.path) as conn:
         dump = "\n".join(conn.iterdump())
     assert "ak_" not in dump
