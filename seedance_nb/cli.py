@@ -62,7 +62,9 @@ def _run(argv: Sequence[str] | None) -> int:
         columns = ["local_id", "task_id", "status", "submitted_at", "elapsed_s", "credits", "prompt", "video_path"]
         print(frame[columns].to_string(index=False) if len(frame) else "the task log is empty")
         for row in log.unknown():
-            print(f"WARNING: {row['local_id']} has an unknown submission: it may exist at Crun and be charged; "
+            how = "is being sent (or its process died sending it)" if row["status"] == "submitting" else \
+                "has an unknown submission"
+            print(f"WARNING: {row['local_id']} {how}: it may exist at Crun and be charged; "
                   f"sn.resubmit({row['local_id']!r}) sends it again", file=sys.stderr)
         return 0
     from ._generate import resume
