@@ -104,7 +104,7 @@ class CallbackDispatcher:
                     state.bump("callbacks_sent")
                     task.callback_done = True
                     return
-            except httpx.HTTPError:
+            except (httpx.HTTPError, httpx.InvalidURL):  # the URL passed validation but httpx may still refuse it
                 pass
             state.bump("callback_attempts_failed")
         state.bump("callbacks_failed")

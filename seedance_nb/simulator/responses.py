@@ -23,16 +23,17 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from .._limits import KEY_FORM
+from .bodies import MAX_BODY_BYTES, Rejection, parse_json_object
 from .context import SimContext
 from .faults import CODE_KINDS
 from .transport import DropResponse as _Drop
-from .validation import MAX_BODY_BYTES, Rejection, parse_json_object
 
 __all__ = [
     "FAULT_MESSAGES",
     "DropResponse",
     "admin_json",
     "crun_route",
+    "declared_too_big",
     "envelope",
     "error",
     "key_accepted",
@@ -104,28 +105,41 @@ def rejection(ctx: SimContext, rejected: Rejection) -> JSONResponse:
     return error(ctx, rejected.code, rejected.message, rejected.errors)
 
 
+def declared_too_big(request: Request, limit: int) -> bool:
+    """True when the request's ``Content-Length`` is larger than ``limit``."""
+    declared = request.headers.get("content-length", "").strip()
+    return declared.isdigit() and int(declared) > limit
+
+
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
-    """The body, or ``None`` when it is larger than ``limit`` (read to the end and discarded, so the client
-    always gets to read the answer)."""
-    declared = request.headers.get("content-length", "")
-    too_big = declared.isdigit() and int(declared) > limit
+    """The body, or ``None`` as soon as it is known to be larger than ``limit``.
+
+    A declared ``Content-Length`` over the limit is refused before a byte of the body is read, a streamed body
+    once ``limit`` is passed. The rest is never buffered: uvicorn reads and drops it after the answer, so the
+    connection stays usable and the client still gets to read the answer.
+    """
+    if declared_too_big(request, limit):
+        return None
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            too_big = True
-            chunks.clear()
-        elif not too_big:
-            chunks.append(chunk)
-    return None if too_big else b"".join(chunks)
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _size(count: int) -> str:
+    return f"{count // 2**20} MiB" if count % 2**20 == 0 else f"{count // 1024} KiB"
 
 
 async def read_json(request: Request) -> dict[str, Any] | Rejection:
     """The body as a JSON object, or the 422 ``Rejection`` saying why not."""
     body = await read_body(request)
     if body is None:
-        return Rejection("Request body too large", (f"body: larger than {MAX_BODY_BYTES // (1024 * 1024)} MB",))
+        return Rejection("Request body too large", (f"body: larger than {_size(MAX_BODY_BYTES)}, the most a JSON "
+                                                    "request may carry; send media through upload-url",))
     return parse_json_object(body)
 
 
@@ -135,8 +149,14 @@ def _plain_fault(ctx: SimContext, code: int) -> PlainTextResponse:
 
 
 async def _drain(request: Request) -> None:
-    async for _ in request.stream():
-        pass
+    # Read a small body as a normal server would; a large one is left for uvicorn to drop after the answer.
+    if declared_too_big(request, MAX_BODY_BYTES):
+        return
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return
 
 
 def crun_route(endpoint: str | None, *, auth: bool = True, plain: bool = False) -> Callable[[Handler], Any]:

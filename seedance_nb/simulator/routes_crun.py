@@ -21,7 +21,7 @@ from .catalogue import list_models, model_entry
 from .context import SimContext
 from .responses import crun_route, error, ok, read_json, rejection
 from .state import InsufficientCredits
-from .validation import Rejection, TaskRequest, validate_task_body
+from .validation import Rejection, TaskRequest, is_http_url, validate_task_body
 
 T = TypeVar("T")
 
@@ -29,9 +29,9 @@ __all__ = ["API_PREFIX", "crun_routes"]
 
 API_PREFIX = "/api/v1"
 ASSET_TYPES = ("Image", "Video", "Audio")
-_MIME = re.compile(r"^[A-Za-z0-9][\w.+-]*/[\w.+-]+$")
-_EXT = re.compile(r"^\.?[A-Za-z0-9]{1,10}$")
-_URL = re.compile(r"^https?://[^\s/]+\S*$")
+# Used with fullmatch; linear: "/" ends the first run and is not in the second.
+_MIME = re.compile(r"[A-Za-z0-9][\w.+-]*/[\w.+-]+")
+_EXT = re.compile(r"\.?[A-Za-z0-9]{1,10}")
 
 
 async def _task_request(request: Request, ctx: SimContext) -> TaskRequest | Rejection:
@@ -107,7 +107,7 @@ async def asset_upload(request: Request, ctx: SimContext) -> Response:
         problems.append("name: required, a non-empty string")
     if kind not in ASSET_TYPES:
         problems.append(f"asset_type: must be one of {', '.join(ASSET_TYPES)}")
-    if not isinstance(url, str) or not _URL.match(url):
+    if not is_http_url(url):
         problems.append("asset_url: required, a public http(s) URL")
     if problems:
         return error(ctx, 422, f"Invalid request: {problems[0]}", problems)
@@ -130,9 +130,9 @@ async def upload_url(request: Request, ctx: SimContext) -> Response:
     content_type = request.query_params.get("content_type", "").strip()
     ext = request.query_params.get("ext", "").strip()
     problems = []
-    if not _MIME.match(content_type):
+    if not _MIME.fullmatch(content_type):
         problems.append("content_type: required, a MIME type such as image/png")
-    if ext and not _EXT.match(ext):
+    if ext and not _EXT.fullmatch(ext):
         problems.append("ext: a file extension such as .png")
     if problems:
         return error(ctx, 422, f"Invalid request: {problems[0]}", problems)

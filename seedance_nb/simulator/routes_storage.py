@@ -22,17 +22,17 @@ from starlette.routing import Route
 
 from .context import SimContext
 from .render import RenderError
-from .responses import DropResponse, crun_route
+from .responses import DropResponse, crun_route, declared_too_big
 
 __all__ = ["MAX_UPLOAD_BYTES", "parse_media_name", "storage_routes"]
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
-_MEDIA = re.compile(r"^(?P<id>[A-Za-z0-9._-]+?)(?P<frame>_1)?\.(?P<ext>mp4|png)$")
+_MEDIA = re.compile(r"(?P<id>[A-Za-z0-9._-]+?)(?P<frame>_1)?\.(?P<ext>mp4|png)")  # used with fullmatch
 
 
 def parse_media_name(name: str) -> tuple[str, str] | None:
     """``(task_id, "mp4"|"png")`` for a media file name, or ``None``; the PNG is ``<id>_1.png``."""
-    match = _MEDIA.match(name)
+    match = _MEDIA.fullmatch(name)
     if match is None or (match["ext"] == "png") != bool(match["frame"]):
         return None
     return match["id"], match["ext"]
@@ -54,16 +54,20 @@ async def storage_put(request: Request, ctx: SimContext) -> Response:
             f"Content-Type {sent or '(none)'!r} does not match the signed content type {upload.content_type!r}.",
             status_code=403,
         )
+    too_big = PlainTextResponse("The file is larger than the simulator stores (512 MB).", status_code=413)
+    if declared_too_big(request, MAX_UPLOAD_BYTES):
+        return too_big
     path = ctx.files_dir / upload.name
     size = 0
     with open(path, "wb") as out:
         async for chunk in request.stream():
             size += len(chunk)
-            if size <= MAX_UPLOAD_BYTES:
-                out.write(chunk)
+            if size > MAX_UPLOAD_BYTES:
+                break  # the rest is dropped by the server after the answer, never stored
+            out.write(chunk)
     if size > MAX_UPLOAD_BYTES:
         os.unlink(path)
-        return PlainTextResponse("The file is larger than the simulator stores (512 MB).", status_code=413)
+        return too_big
     if not ctx.state.complete_upload(upload, str(path), size):
         return PlainTextResponse("The upload URL was already used.", status_code=403)
     return PlainTextResponse("", status_code=200, headers={"ETag": f'"{upload.token[:16]}"'})

@@ -1,17 +1,19 @@
 """``Simulator``: one Crun simulator, its knobs, state and fault plan, served on loopback by uvicorn.
 
 ``start()`` serves it in a background thread (tests, notebooks), ``run()`` in the foreground (the command
-line); ``stop()`` ends either and deletes the simulator's files.
+line) until Ctrl+C or SIGTERM; ``stop()`` ends either and deletes the simulator's files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
 import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,6 +26,27 @@ from .serving import ServerThread
 from .state import SimState
 
 __all__ = ["Simulator"]
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``KeyboardInterrupt`` as Ctrl+C does, so ``finally`` blocks still run.
+
+    SIGTERM's default action ends the process at once, leaving the work folder behind. uvicorn handles SIGTERM
+    while it serves, shuts down gracefully and then raises the signal again: it lands here.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 class Simulator:
@@ -148,19 +171,23 @@ class Simulator:
         return self
 
     def run(self, on_ready: Callable[[], None] | None = None) -> None:
-        """Serve in the foreground until Ctrl+C (what ``seedance-nb simulate`` does)."""
-        with self._lock:
-            server = self._prepare()
-            self._server = server
-        try:
-            if on_ready is not None:
-                on_ready()
-            server.run()
-        finally:
+        """Serve in the foreground until Ctrl+C or SIGTERM (what ``seedance-nb simulate`` does).
+
+        Either signal shuts the server down, deletes the simulator's files and then raises ``KeyboardInterrupt``.
+        """
+        with _sigterm_as_ctrl_c():
             with self._lock:
-                self._server = None
-                self._stopped = True
-                self._cleanup()
+                server = self._prepare()
+                self._server = server
+            try:
+                if on_ready is not None:
+                    on_ready()
+                server.run()
+            finally:
+                with self._lock:
+                    self._server = None
+                    self._stopped = True
+                    self._cleanup()
 
     def stop(self) -> None:
         """Stop serving, kill running renders and delete the simulator's files. Safe to call twice.

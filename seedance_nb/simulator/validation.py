@@ -1,7 +1,9 @@
 """Request validation for the simulator (CRUN_API.md §4 rules 1–6); every rejection names the field.
 
 Pure: the only outside fact it needs, the state of an asset, comes in as a function. The models, field names
-and limits are those of ``seedance_nb._limits``.
+and limits are those of ``seedance_nb._limits``. No check uses a backtracking pattern: URLs are checked with
+``urlsplit`` and string methods, so the time is linear in the size of the request. Decoding the body, and
+refusing what no answer could echo back, is ``bodies.parse_json_object`` (re-exported here).
 
 Example:
     >>> ok = validate_task_body({"model": "bytedance/seedance2-0-mini-r2v",
@@ -34,6 +36,8 @@ from .._limits import (
     REFERENCE_FIELDS,
     REFERENCE_KINDS,
 )
+from .bodies import MAX_BODY_BYTES, Rejection, parse_json_object
+from .bodies import type_name as _type
 from .catalogue import INPUT_DEFAULTS, resolutions_for
 
 __all__ = [
@@ -41,14 +45,16 @@ __all__ = [
     "AssetLookup",
     "Rejection",
     "TaskRequest",
+    "asset_id_of",
     "host_is_invalid",
+    "is_http_url",
     "parse_json_object",
     "validate_task_body",
 ]
 
-MAX_BODY_BYTES = 64 * 1024 * 1024
-_URL = re.compile(r"^https?://[^\s/]+\S*$")
-_ASSET = re.compile(r"^asset://(\S+)$")
+_ASSET_PREFIX = "asset://"
+# One character, no repetition: a search is a single linear scan.
+_SPACE = re.compile(r"\s")
 _KIND_OF = {name: kind for kind, name in REFERENCE_KINDS.items()}
 # (field, most entries, the asset type its assets must have), in request order.
 _LISTS = tuple((name, MAX_REFERENCES[name], _KIND_OF[name]) for name in REFERENCE_FIELDS)
@@ -56,15 +62,6 @@ DOWNLOAD_FAILED = "Failed to download media from the provided URL"
 
 # (Status, AssetType) of an asset, or None when there is no such asset.
 AssetLookup = Callable[[str], "tuple[str, str] | None"]
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """A 422 answer: the message and one ``"field: problem"`` line per problem."""
-
-    message: str
-    errors: tuple[str, ...]
-    code: int = 422
 
 
 @dataclass(frozen=True)
@@ -102,30 +99,40 @@ def host_is_invalid(url: str) -> bool:
     return host == "invalid" or host.endswith(".invalid")
 
 
-def parse_json_object(body: bytes) -> dict[str, Any] | Rejection:
-    """Decode a request body that must be a JSON object; a ``Rejection`` says why it is not.
+def is_http_url(value: Any) -> bool:
+    """True for a string that is an http(s) URL with a host (and a valid port, if any) and no white space.
 
     Example:
-        >>> parse_json_object(b"[1]").errors
-        ('body: must be a JSON object, not list',)
+        >>> [is_http_url(u) for u in ("https://x.test/a.png", "http://x.test/a b", "ftp://x.test", "http:///a")]
+        [True, False, False, False]
     """
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")) or _SPACE.search(value):
+        return False
     try:
-        value = json.loads(body, parse_constant=_no_constant)
-    except (ValueError, RecursionError) as exc:
-        where = f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        return Rejection("Request body is not valid JSON", (f"body: not valid JSON{where}",))
-    if not isinstance(value, dict):
-        return Rejection("Request body must be a JSON object", (f"body: must be a JSON object, not {_type(value)}",))
-    return value
+        parts = urlsplit(value)
+        _ = parts.port  # a port that is not a number from 0 to 65535 raises ValueError
+    except ValueError:
+        return False
+    return bool(parts.hostname)
 
 
-def _no_constant(name: str) -> Any:
-    # NaN and Infinity are not JSON; Python's parser takes them unless told otherwise.
-    raise ValueError(f"{name} is not valid JSON")
+def asset_id_of(value: Any) -> str | None:
+    """The id in an ``asset://<AssetId>`` reference, or ``None`` for anything else.
+
+    Example:
+        >>> asset_id_of("asset://asset-20260420153000-ab12c"), asset_id_of("asset://"), asset_id_of("https://x")
+        ('asset-20260420153000-ab12c', None, None)
+    """
+    if not isinstance(value, str) or not value.startswith(_ASSET_PREFIX):
+        return None
+    asset_id = value[len(_ASSET_PREFIX):]
+    return asset_id if asset_id and not _SPACE.search(asset_id) else None
 
 
-def _type(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
+def _show(value: Any) -> str:
+    """A value as JSON for a message, cut to a readable length."""
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:80] + "…"
 
 
 def _is_int(value: Any) -> bool:
@@ -150,7 +157,7 @@ def _check_refs(
         if len(value) > limit:
             problems.append((field, f"at most {limit} entries (got {len(value)})"))
         for i, item in enumerate(value):
-            if not isinstance(item, str) or not (_URL.match(item) or _ASSET.match(item)):
+            if not is_http_url(item) and asset_id_of(item) is None:
                 problems.append((f"{field}[{i}]", "must be an http(s) URL or asset://<AssetId>"))
         lists[name] = tuple(v for v in value if isinstance(v, str))
     images, videos, audios = (lists[name] for name in REFERENCE_FIELDS)
@@ -169,16 +176,16 @@ def _check_options(model: str, data: dict[str, Any], problems: list[tuple[str, s
     resolution = data.get("resolution", INPUT_DEFAULTS["resolution"])
     if resolution not in allowed:
         problems.append(("input.resolution", f"must be one of {', '.join(allowed)} for this model "
-                                             f"(got {json.dumps(resolution, default=str)})"))
+                                             f"(got {_show(resolution)})"))
     aspect = data.get("aspect_ratio", INPUT_DEFAULTS["aspect_ratio"])
     if aspect not in ASPECT_RATIOS:
         problems.append(("input.aspect_ratio", f"must be one of {', '.join(ASPECT_RATIOS)} "
-                                               f"(got {json.dumps(aspect, default=str)})"))
+                                               f"(got {_show(aspect)})"))
     duration = data.get("duration", INPUT_DEFAULTS["duration"])
     low, high = DURATION_RANGE
     if not _is_int(duration) or not low <= duration <= high:
         problems.append(("input.duration", f"must be an integer from {low} to {high} "
-                                           f"(got {json.dumps(duration, default=str)})"))
+                                           f"(got {_show(duration)})"))
     values: dict[str, Any] = {}
     for name in ("audio", "return_last_frame", "byteplus_fallback"):
         value = data.get(name, INPUT_DEFAULTS[name])
@@ -195,15 +202,16 @@ def _check_media(lists: dict[str, tuple[str, ...]], lookup: AssetLookup | None) 
     for name, _, kind in _LISTS:
         for i, ref in enumerate(lists[name]):
             field = f"input.{name}[{i}]"
-            match = _ASSET.match(ref)
-            if match:
-                found = lookup(match.group(1)) if lookup else None
+            asset_id = asset_id_of(ref)
+            if asset_id is not None:
+                found = lookup(asset_id) if lookup else None
+                shown = asset_id if len(asset_id) <= 40 else asset_id[:40] + "…"
                 if found is None:
-                    problems.append((field, f"asset {match.group(1)!r} does not exist"))
+                    problems.append((field, f"asset {shown!r} does not exist"))
                 elif found[0] != "Active":
-                    problems.append((field, f"asset {match.group(1)!r} is {found[0]}, not Active"))
+                    problems.append((field, f"asset {shown!r} is {found[0]}, not Active"))
                 elif found[1] != kind:
-                    problems.append((field, f"asset {match.group(1)!r} is a {found[1]} asset, not {kind}"))
+                    problems.append((field, f"asset {shown!r} is a {found[1]} asset, not {kind}"))
             elif host_is_invalid(ref):
                 unreachable.append(f"{field}: {DOWNLOAD_FAILED}")
     if problems:
@@ -211,6 +219,21 @@ def _check_media(lists: dict[str, tuple[str, ...]], lookup: AssetLookup | None) 
     if unreachable:
         return Rejection(DOWNLOAD_FAILED, tuple(unreachable))
     return None
+
+
+def _check_top(body: dict[str, Any], problems: list[tuple[str, str]]) -> tuple[str, str | None]:
+    """``model`` and ``callback_url``: a known model id and an http(s) URL, or the problems with them."""
+    model = body.get("model")
+    if model is None:
+        problems.append(("model", f"required: one of {', '.join(MODEL_RESOLUTIONS)}"))
+    elif not isinstance(model, str):
+        problems.append(("model", f"must be a string, one of {', '.join(MODEL_RESOLUTIONS)} (got {_type(model)})"))
+    elif model not in MODEL_RESOLUTIONS:
+        problems.append(("model", f"unknown model {_show(model)}; use one of {', '.join(MODEL_RESOLUTIONS)}"))
+    callback_url = body.get("callback_url")
+    if callback_url is not None and not is_http_url(callback_url):
+        problems.append(("callback_url", "must be an http(s) URL string"))
+    return (model if isinstance(model, str) else ""), callback_url
 
 
 def validate_task_body(body: Any, *, assets: AssetLookup | None = None) -> TaskRequest | Rejection:
@@ -226,15 +249,7 @@ def validate_task_body(body: Any, *, assets: AssetLookup | None = None) -> TaskR
     if not isinstance(body, dict):
         return Rejection("Request body must be a JSON object", (f"body: must be a JSON object, not {_type(body)}",))
     problems: list[tuple[str, str]] = []
-    model = body.get("model")
-    if model is None:
-        problems.append(("model", f"required: one of {', '.join(MODEL_RESOLUTIONS)}"))
-    elif model not in MODEL_RESOLUTIONS:
-        problems.append(("model", f"unknown model {json.dumps(model, default=str)}; "
-                                  f"use one of {', '.join(MODEL_RESOLUTIONS)}"))
-    callback_url = body.get("callback_url")
-    if callback_url is not None and not (isinstance(callback_url, str) and _URL.match(callback_url)):
-        problems.append(("callback_url", "must be an http(s) URL string"))
+    model, callback_url = _check_top(body, problems)
     data = body.get("input")
     if not isinstance(data, dict):
         problems.append(("input", f"required: an object with the generation input, not {_type(data)}"))
@@ -244,14 +259,14 @@ def validate_task_body(body: Any, *, assets: AssetLookup | None = None) -> TaskR
         problems.append(("input.prompt", "required: a non-empty string" if prompt is None or isinstance(prompt, str)
                          else f"must be a string, not {_type(prompt)}"))
     lists = _check_refs(data, problems)
-    options = _check_options(str(model), data, problems)
+    options = _check_options(model, data, problems)
     if problems:
         return _reject(problems)
     media = _check_media(lists, assets)
     if media is not None:
         return media
     return TaskRequest(
-        model=str(model),
+        model=model,
         input=data,
         callback_url=callback_url,
         prompt=str(prompt),

@@ -46,24 +46,45 @@ def test_unknown_model_is_422(api: httpx.Client, body: Callable[..., dict[str, A
     assert r.status_code == 422 and r.json()["errors"][0].startswith("model:")
 
 
-def test_oversized_body_is_refused_and_the_connection_still_answers(api: httpx.Client) -> None:
+TOO_BIG = "body: larger than 1 MiB, the most a JSON request may carry; send media through upload-url"
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_oversized_body_is_refused_and_the_connection_still_answers(api: httpx.Client, path: str) -> None:
     big = b"{" + b" " * (64 * 1024 * 1024) + b"}"
-    r = api.post("/client/job/CreateTask", content=big)
-    assert r.status_code == 422 and r.json()["errors"] == ["body: larger than 64 MB"]
+    r = api.post(path, content=big)
+    assert r.status_code == 422 and r.json()["errors"] == [TOO_BIG]
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: the limit must hold while streaming too
-        for _ in range(65):
+        for _ in range(3):
             yield b" " * (1024 * 1024)
 
-    r = api.post("/client/job/EstimateTask", content=chunks())
-    assert r.status_code == 422 and r.json()["errors"] == ["body: larger than 64 MB"]
-    assert api.get("/client/account/balance").status_code == 200
+    r = api.post(path, content=chunks())
+    assert r.status_code == 422 and r.json()["errors"] == [TOO_BIG]
+    assert api.get("/client/account/balance").status_code == 200  # on the same connection
 
 
 def test_oversized_body_without_a_key_is_401(crun_simulator: Simulator) -> None:
     r = httpx.post(f"{crun_simulator.base_url}/client/job/CreateTask", content=b"x" * (65 * 1024 * 1024),
                    trust_env=False)
     assert r.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("/client/job/EstimateTask", "input.reference_images[0]"), ("/client/job/CreateTask", "callback_url"),
+     ("/client/job/asset-upload", "asset_url")],
+)
+def test_a_long_url_ending_in_a_space_is_refused_at_once(api: httpx.Client, body: Callable[..., dict[str, Any]],
+                                                        path: str, field: str) -> None:
+    # The red team's request: the old pattern backtracked quadratically (20,000 characters: seconds).
+    url = "http://" + "a" * 20_000 + " "
+    sent = {"asset_url": url, "name": "n", "asset_type": "Image"} if field == "asset_url" else (
+        body(callback_url=url) if field == "callback_url" else body(reference_images=[url]))
+    started = time.perf_counter()
+    r = api.post(path, json=sent)
+    assert time.perf_counter() - started < 0.5
+    assert r.status_code == 422 and r.json()["errors"][0].startswith(f"{field}:"), r.text
 
 
 def test_a_stalled_client_does_not_block_others(crun_simulator: Simulator, api: httpx.Client) -> None:

@@ -149,3 +149,12 @@ def test_unreachable_callback_hosts_fail_quietly(api: httpx.Client, crun_simulat
     wait_stats(crun_simulator, "callbacks_failed", 1)
     assert crun_simulator.stats()["callbacks_sent"] == 0
     assert api.get("/client/account/balance").status_code == 200
+
+
+def test_a_callback_url_httpx_refuses_counts_as_failed(api: httpx.Client, crun_simulator: Simulator,
+                                                       body: Callable[..., dict[str, Any]]) -> None:
+    # Valid to the simulator (a loopback http URL) but httpx will not send to it: the delivery must not die unseen.
+    r = api.post("/client/job/CreateTask", json=body(callback_url="http://127.0.0.1:9/\x00hook"))
+    assert r.status_code == 200, r.text
+    wait_stats(crun_simulator, "callbacks_failed", 1)
+    assert crun_simulator.stats()["callbacks_sent"] == 0

@@ -126,6 +126,103 @@ def test_main_runs_in_the_foreground_with_a_banner(tmp_path: Path) -> None:
                 proc.kill()
 
 
+def _serve_in_a_child(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """Start ``main(args)`` in a child process; return it and its banner once it serves."""
+    code = f"from seedance_nb.simulator.server import main; raise SystemExit(main({args!r}))"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**env, "PYTHONUNBUFFERED": "1"}, text=True, cwd=Path(__file__).parents[2])
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while not any("Ctrl+C" in line for line in lines):
+        line = proc.stdout.readline()
+        if not line:
+            proc.kill()
+            raise AssertionError(proc.communicate(timeout=10)[1])
+        lines.append(line)
+    banner = "".join(lines)
+    port = int(banner.split("export CRUN_BASE_URL=http://127.0.0.1:", 1)[1].split("/", 1)[0])
+    deadline = time.monotonic() + 10
+    while True:  # the banner comes as the server starts; wait until it listens
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, banner
+        except OSError:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+
+
+def _env_without_key(**extra: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if k != "CRUN_API_KEY"}, **extra}
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_deletes_the_work_folder(tmp_path: Path, stop: signal.Signals) -> None:
+    proc, _ = _serve_in_a_child(["--port", "0"], _env_without_key(TMPDIR=str(tmp_path)))
+    try:
+        assert [p.name[:8] for p in tmp_path.iterdir()] == ["crun-sim"]  # where its uploads and renders live
+        proc.send_signal(stop)
+        assert proc.wait(10) == 0
+        assert "Crun simulator stopped." in (proc.stdout.read() if proc.stdout else "")
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=10)
+
+
+@pytest.mark.parametrize("flag", [["--api-key", "SECRET"], ["--api-key=SECRET"], ["--api-key"]])
+def test_a_key_on_the_command_line_is_refused(flag: list[str]) -> None:
+    secret = "ak_" + "T" * 32
+    args = [a.replace("SECRET", secret) for a in flag] + ["--port", "0"]
+    code = f"from seedance_nb.simulator.server import main; raise SystemExit(main({args!r}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
+                         env=_env_without_key(), cwd=Path(__file__).parents[2])
+    assert out.returncode == 2, out.stdout
+    assert "CRUN_API_KEY" in out.stderr and "--api-key-file" in out.stderr and "ps" in out.stderr
+    assert secret not in out.stdout + out.stderr
+
+
+def test_the_key_can_come_from_a_file(tmp_path: Path) -> None:
+    secret = "ak_" + "F" * 32
+    key_file = tmp_path / "crun.key"
+    key_file.write_text(f"  {secret}\n")
+    proc, banner = _serve_in_a_child(["--port", "0", "--api-key-file", str(key_file)],
+                                     _env_without_key(CRUN_API_KEY="ak_" + "E" * 32))  # the file wins
+    try:
+        assert secret not in banner and "only the configured key" in banner
+        base = banner.split("export CRUN_BASE_URL=", 1)[1].split()[0]
+        answers = [httpx.get(f"{base}/client/account/balance", headers={"x-api-key": k}, trust_env=False)
+                   for k in (secret, KEY, "ak_" + "E" * 32)]
+        assert [a.status_code for a in answers] == [200, 401, 401]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        assert secret not in "".join(proc.communicate(timeout=10))
+
+
+@pytest.mark.parametrize(("content", "reason"), [(None, "cannot read"), ("", "alone, on one line"),
+                                                 ("ak_one\nak_two\n", "alone, on one line")])
+def test_a_bad_key_file_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None,
+                                    reason: str) -> None:
+    key_file = tmp_path / "crun.key"
+    if content is not None:
+        key_file.write_text(content)
+    assert main(["--port", "0", "--api-key-file", str(key_file)]) == 2
+    err = capsys.readouterr().err
+    assert reason in err and str(key_file) in err and "ak_" not in err
+
+
+def test_help_says_where_the_key_comes_from(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert stopped.value.code == 0
+    assert "--api-key-file PATH" in text and "CRUN_API_KEY" in text and "never from the command line" in text
+    assert "SIGTERM" in text
+
+
 def test_plugin_import_starts_nothing() -> None:
     code = ("import threading, seedance_nb.simulator.pytest_plugin as p; "
             "assert [t.name for t in threading.enumerate()] == ['MainThread'], threading.enumerate(); "

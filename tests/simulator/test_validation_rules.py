@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,8 @@ from seedance_nb.simulator.validation import (
     DOWNLOAD_FAILED,
     Rejection,
     TaskRequest,
+    asset_id_of,
+    is_http_url,
     parse_json_object,
     validate_task_body,
 )
@@ -138,3 +141,28 @@ def test_bodies_that_are_not_json_objects(raw: bytes, field: str) -> None:
     result = parse_json_object(raw)
     assert isinstance(result, Rejection)
     assert result.errors[0].startswith(field + ":")
+
+
+@pytest.mark.parametrize("n", [20_000, 62_000])
+def test_reference_checks_take_linear_time(body: Callable[..., dict[str, Any]], n: int) -> None:
+    refs = ["http://" + "a" * n + " ", "https://" + "b/" * (n // 2) + "\t", "asset://" + "c" * n + " "]
+    started = time.perf_counter()
+    result = validate_task_body(body(reference_images=refs, callback_url=refs[0]))
+    assert time.perf_counter() - started < 0.25
+    assert fields(result) == ["callback_url", *(f"input.reference_images[{i}]" for i in range(3))]
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [("https://example.com/a.png", True), ("http://127.0.0.1:8765/files/x.png?a=b#c", True),
+     ("http://[::1]:9/cb", True), ("HTTPS://example.com/a.png", False), ("https://", False),
+     ("https:///a.png", False), ("https://example.com/a b.png", False), ("https://example.com:99999/", False),
+     ("http://localhost:port/", False), ("http://[::1/", False), ("ftp://example.com/a", False), ("", False)],
+)
+def test_what_counts_as_an_http_url(url: str, ok: bool) -> None:
+    assert is_http_url(url) is ok
+
+
+def test_asset_references() -> None:
+    assert asset_id_of("asset://asset-20260420153000-ab12c") == "asset-20260420153000-ab12c"
+    assert [asset_id_of(v) for v in ("asset://", "asset://a b", "asset:/x", 7)] == [None] * 4
