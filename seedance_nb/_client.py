@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -30,20 +31,24 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._answers import AssetInfo, Estimate, TaskInfo
+from ._answers import AssetInfo, Estimate, TaskInfo, clean_text, parse_balance, upload_slot
 from ._connection import DEFAULT_TIMEOUT, Connection
 from ._envelope import read_envelope
 from ._localfiles import content_type
-from ._models import R2VRequest
+from ._models import R2VRequest, request_body
 from ._retrying import retrying
+from ._rules import check_body, check_id
 from .errors import (
     APIError,
     AssetFailedError,
     AssetTimeout,
+    Problem,
     SeedanceError,
     ServerError,
     SubmissionUnknownError,
     TransportError,
+    ValidationError,
+    safe_text,
 )
 
 __all__ = ["DEFAULT_TIMEOUT", "Client"]
@@ -52,8 +57,11 @@ log = logging.getLogger("seedance_nb")
 
 # A create that got one of these may still have made the task upstream (a gateway gave up waiting).
 _AMBIGUOUS_CREATE_CODES = frozenset({502, 504})
-# Failures where the request never left this machine: repeating them cannot charge twice.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+# Failures where the request never left this machine: repeating them cannot charge twice. No connection
+# (refused, timed out, none free in the pool, a proxy that refused the tunnel), an unsupported scheme, or a
+# request that h11/h2 refused to write (LocalProtocolError: an illegal header value, checked before a byte goes).
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol,
+             httpx.ProxyError, httpx.LocalProtocolError)
 
 
 class Client(Connection):
@@ -104,7 +112,7 @@ class Client(Connection):
             >>> isinstance(task_id, str) and task_id != ""
             True
         """
-        body = request.to_payload(callback_url) if isinstance(request, R2VRequest) else request
+        body = request_body(request, callback_url)
         endpoint = "/client/job/CreateTask"
         unknown = ("CreateTask was sent but no answer came back ({why}); the task may exist and be charged. "
                    "It is not resent automatically: sn.resume() finds it if it was recorded, "
@@ -114,7 +122,7 @@ class Client(Connection):
         except _NOT_SENT as exc:
             raise TransportError(f"could not reach Crun at {self.base_url} ({type(exc).__name__}); nothing "
                                  "was sent, so it is safe to try again.") from exc
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:  # it left: the answer was lost, cut, or could not be decoded
             raise SubmissionUnknownError(unknown.format(why=type(exc).__name__)) from exc
         try:
             data = read_envelope(response.status_code, response.headers, response.content, endpoint=endpoint)
@@ -127,9 +135,9 @@ class Client(Connection):
                 raise SubmissionUnknownError(unknown.format(why="unreadable answer")) from exc
             raise
         task_id = data.get("task_id") if isinstance(data, dict) else None
-        if not isinstance(task_id, str) or not task_id:
+        if not isinstance(task_id, str) or not task_id.strip():
             raise SubmissionUnknownError(unknown.format(why="the answer had no task_id"))
-        return task_id
+        return clean_text(task_id)
 
     async def task_info(self, task_id: str) -> TaskInfo:
         """The task's status and result (``NotFoundError`` when Crun does not know the id).
@@ -144,10 +152,12 @@ class Client(Connection):
             ...
             seedance_nb.errors.NotFoundError: Crun answered 404 ...
         """
+        _check(check_id("task_id", task_id))
         data = await self._call("GET", "client/job/TaskInfo", params={"task_id": task_id})
         if not isinstance(data, dict):
             raise APIError(f"TaskInfo for {task_id} had no task object", endpoint="/client/job/TaskInfo")
-        return TaskInfo.from_data(data, simulated=self.simulated)
+        info = TaskInfo.from_data(data, simulated=self.simulated)
+        return info if info.task_id else dataclasses.replace(info, task_id=task_id)
 
     async def estimate(self, request: R2VRequest | dict[str, Any]) -> Estimate:
         """Price a request without creating it (EstimateTask); retried like a GET since it charges nothing.
@@ -163,9 +173,12 @@ class Client(Connection):
             >>> estimate.estimated_credits, estimate.affordable       # the simulator's price: 5.8 credits/s at 720p
             (23.2, True)
         """
-        body = request.to_payload() if isinstance(request, R2VRequest) else request
-        data = await self._call("POST", "client/job/EstimateTask", json=body)
-        return Estimate.from_data(data if isinstance(data, dict) else {})
+        data = await self._call("POST", "client/job/EstimateTask", json=request_body(request))
+        estimate = Estimate.from_data(data if isinstance(data, dict) else {})
+        if estimate.estimated_credits is None:
+            raise APIError(f"EstimateTask gave no estimated_credits: {safe_text(data, 200)}",
+                           endpoint="/client/job/EstimateTask")
+        return estimate
 
     async def balance(self) -> float:
         """The account's credit balance.
@@ -179,12 +192,11 @@ class Client(Connection):
             True
         """
         data = await self._call("GET", "client/account/balance")
-        value: Any = data.get("balance") if isinstance(data, dict) else data
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise APIError(f"the balance answer had no number: {data!r}", endpoint="/client/account/balance") \
-                from None
+        number = parse_balance(data)
+        if number is None:
+            raise APIError(f"the balance answer had no number: {safe_text(data, 200)}",
+                           endpoint="/client/account/balance")
+        return number
 
     async def models(self) -> Any:
         """Crun's model catalogue (as Crun sends it).
@@ -216,10 +228,15 @@ class Client(Connection):
             >>> asyncio.run(main()).endswith(".png")
             True
         """
-        path = Path(path).expanduser()
         if digest is not None and digest in self._uploads:
             return self._uploads[digest]
-        data = await asyncio.to_thread(path.read_bytes)
+        try:
+            path = Path(path).expanduser()
+            data = await asyncio.to_thread(path.read_bytes)
+        except (OSError, ValueError, TypeError, RuntimeError) as exc:  # RuntimeError: an unknown ~user
+            shown = str(path) if isinstance(path, (str, Path)) else safe_text(path)
+            raise ValidationError([Problem("path", shown, f"cannot be read ({type(exc).__name__})",
+                                           "Point at an existing image, video or audio file.")]) from None
         key: str = digest if digest is not None else await asyncio.to_thread(_sha256, data)
         if key in self._uploads:
             return self._uploads[key]
@@ -228,16 +245,18 @@ class Client(Connection):
         async def attempt(number: int) -> str:
             slot = await self._call("GET", "client/files/upload-url",
                                     params={"content_type": mime, "ext": path.suffix.lower()})
-            if not isinstance(slot, dict) or not slot.get("presigned_url") or not slot.get("file_url"):
-                raise APIError(f"upload-url gave no presigned_url/file_url: {slot!r}",
+            urls = upload_slot(slot)
+            if urls is None:
+                raise APIError(f"upload-url gave no presigned_url/file_url: {safe_text(slot, 200)}",
                                endpoint="/client/files/upload-url")
+            presigned_url, file_url = urls
             try:
-                response = await self.http.put(slot["presigned_url"], content=data, headers={"content-type": mime})
-            except httpx.TransportError as exc:
+                response = await self.http.put(presigned_url, content=data, headers={"content-type": mime})
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise _UploadFailed(type(exc).__name__, None) from exc
             if not response.is_success:
                 raise _UploadFailed(f"HTTP {response.status_code}", response.status_code)
-            return str(slot["file_url"])
+            return file_url
 
         def wait_after(exc: Exception, number: int) -> float | None:
             if not isinstance(exc, _UploadFailed):
@@ -286,13 +305,18 @@ class Client(Connection):
             >>> asset_id.startswith("asset-")
             True
         """
-        body = {"name": name or Path(urlsplit(url).path).stem or "asset", "asset_type": asset_type,
-                "asset_url": url}
+        _check(check_id("url", url))
+        try:
+            stem = Path(urlsplit(url).path).stem
+        except ValueError:
+            stem = ""
+        body = {"name": name or stem or "asset", "asset_type": asset_type, "asset_url": url}
+        _check(check_body(body))
         data = await self._call("POST", "client/job/asset-upload", json=body, retry=False)
         asset_id = data.get("AssetId") if isinstance(data, dict) else None
-        if not isinstance(asset_id, str) or not asset_id:
-            raise APIError(f"asset-upload gave no AssetId: {data!r}", endpoint="/client/job/asset-upload")
-        return asset_id
+        if not isinstance(asset_id, str) or not asset_id.strip():
+            raise APIError(f"asset-upload gave no AssetId: {safe_text(data, 200)}", endpoint="/client/job/asset-upload")
+        return clean_text(asset_id)
 
     async def asset_info(self, asset_id: str) -> AssetInfo:
         """An asset's review status.
@@ -307,8 +331,12 @@ class Client(Connection):
             >>> info.name, info.asset_type, info.status in ("Processing", "Active")
             ('me', 'Image', True)
         """
+        _check(check_id("asset_id", asset_id))
         data = await self._call("GET", "client/job/asset-info", params={"asset_id": asset_id})
-        return AssetInfo.from_data(data if isinstance(data, dict) else {})
+        if not isinstance(data, dict):
+            raise APIError(f"asset-info for {asset_id} had no asset object", endpoint="/client/job/asset-info")
+        info = AssetInfo.from_data(data)
+        return info if info.asset_id else dataclasses.replace(info, asset_id=asset_id)
 
     async def wait_asset(self, asset_id: str, *, timeout: float = 600.0, interval: float = 2.0) -> AssetInfo:
         """Poll an asset until it is ``Active``.
@@ -345,6 +373,11 @@ class Client(Connection):
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _check(problems: list[Problem]) -> None:
+    if problems:
+        raise ValidationError(problems)
 
 
 class _UploadFailed(Exception):

@@ -112,6 +112,8 @@ class Connection:
                 raise TransportError(f"no answer from Crun for {endpoint} after {number} "
                                      f"tr{'y' if number == 1 else 'ies'}: {type(exc).__name__}. "
                                      "Check the network and CRUN_BASE_URL; it is safe to try again.") from exc
+            except httpx.HTTPError as exc:  # an answer came but could not be read (bad gzip, redirect loop)
+                raise APIError(f"the answer could not be read ({type(exc).__name__})", endpoint=endpoint) from exc
             return read_envelope(response.status_code, response.headers, response.content, endpoint=endpoint)
 
         def wait_after(exc: Exception, number: int) -> float | None:

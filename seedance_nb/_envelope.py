@@ -2,7 +2,8 @@
 
 An answer is an error when the HTTP status is not 2xx OR the body's ``code`` is not 200 (CRUN_API.md §0),
 so both of the server's error styles map to the same exception. A body that is not JSON, or not an
-envelope, raises ``APIError`` with a snippet of the raw text, never a ``KeyError``.
+envelope, raises ``APIError`` with a snippet of the raw text, never a ``KeyError``: whatever the bytes, only
+an ``APIError`` leaves this module. Anything shaped like an API key in the server's text is masked.
 
 Example:
     >>> read_envelope(200, {}, b'{"code":200,"message":"success","data":{"balance":7}}')
@@ -17,15 +18,21 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from ._answers import clean_text
 from ._retrying import parse_retry_after
-from .errors import APIError, RateLimitError, error_for_code
+from .errors import APIError, RateLimitError, error_for_code, safe_text
 
 __all__ = ["read_envelope"]
 
 _SNIPPET = 200
+_MESSAGE = 1000  # a server message longer than this is cut: it is for a human, in a traceback
+_ERRORS = 20
+# JSON may spell a lone surrogate ("\ud800"), which no file, database or terminal can store: escape it.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def read_envelope(status: int, headers: Mapping[str, str], content: bytes, *, endpoint: str = "") -> Any:
@@ -33,7 +40,9 @@ def read_envelope(status: int, headers: Mapping[str, str], content: bytes, *, en
     text = content.decode("utf-8", errors="replace")
     try:
         body = json.loads(text) if text.strip() else None
-    except ValueError:
+        if _SURROGATE_ESCAPE.search(text):
+            body = _storable(body)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         body = None
         if 200 <= status < 300:
             raise APIError(f"the answer is not JSON: {_snippet(text)!r}", status_code=status,
@@ -46,9 +55,11 @@ def read_envelope(status: int, headers: Mapping[str, str], content: bytes, *, en
     raw_code = body.get("code", status)
     code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else _as_int(raw_code)
     message = body.get("message")
-    message = message if isinstance(message, str) and message else (_snippet(text) or f"HTTP {status}")
+    message = clean_text(message[:_MESSAGE]) if isinstance(message, str) and message else (
+        _snippet(text) or f"HTTP {status}")
     errors = body.get("errors")
-    error_list = tuple(str(e) for e in errors) if isinstance(errors, list) else ()
+    error_list = tuple(clean_text(e[:_SNIPPET]) if isinstance(e, str) else safe_text(e, _SNIPPET)
+                       for e in errors[:_ERRORS]) if isinstance(errors, list) else ()
     if not 200 <= status < 300:
         raise _error(status, code if code not in (None, 200) else status, message, error_list, headers, endpoint)
     if code != 200:
@@ -61,8 +72,22 @@ def _error(status: int, code: int | None, message: str, errors: tuple[str, ...],
     cls = error_for_code(code)
     kwargs: dict[str, Any] = {"status_code": status, "code": code, "errors": errors, "endpoint": endpoint}
     if issubclass(cls, RateLimitError):
-        return cls(message, retry_after=parse_retry_after(_header(headers, "retry-after")), **kwargs)
+        try:
+            retry_after = parse_retry_after(_header(headers, "retry-after"))
+        except (ValueError, OverflowError, TypeError, IndexError):  # a date past what datetime holds
+            retry_after = None
+        return cls(message, retry_after=retry_after, **kwargs)
     return cls(message, **kwargs)
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {clean_text(key): _storable(item) for key, item in value.items()}
+    return value
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -73,9 +98,12 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = float(value) if not isinstance(value, int) else value
+        return int(number) if float(number).is_integer() else None
+    except (ValueError, OverflowError):  # "abc", NaN, infinity, 5,000 digits
         return None
 
 

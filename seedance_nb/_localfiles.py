@@ -33,7 +33,7 @@ from .errors import Problem
 if TYPE_CHECKING:
     from ._models import R2VRequest
 
-__all__ = ["KIND_LIMITS", "check_local_files", "content_type"]
+__all__ = ["KIND_LIMITS", "check_local_files", "content_type", "path_kind"]
 
 MB = 1024 * 1024
 
@@ -75,6 +75,24 @@ def content_type(path: Path) -> str:
     return guessed or "application/octet-stream"
 
 
+def path_kind(path: Path) -> str:
+    """``"file"``, ``"other"`` (a folder, a device), ``"missing"`` or ``"unusable"``; it never raises.
+
+    A path may be unusable without existing: too long for the system, a NUL byte, ``~nosuchuser``.
+
+    Example:
+        >>> path_kind(Path("/")), path_kind(Path("no-such-file.png")), path_kind(Path("a" * 5000))
+        ('other', 'missing', 'unusable')
+    """
+    try:
+        full = path.expanduser()
+        if full.is_file():
+            return "file"
+        return "other" if full.exists() else "missing"
+    except (OSError, ValueError, RuntimeError):  # RuntimeError: expanduser() of an unknown ~user
+        return "unusable"
+
+
 @lru_cache(maxsize=512)
 def _cached_probe(path: str, size: int, mtime_ns: int) -> MediaProbe:
     return probe(path)
@@ -90,9 +108,9 @@ def check_local_files(req: R2VRequest) -> list[Problem]:
     problems: list[Problem] = []
     totals = {"video_s": 0.0, "video_bytes": 0, "audio_s": 0.0}
     for name, index, path in req.local_files:
-        path = path.expanduser()
-        if not path.is_file():
+        if path_kind(path) != "file":
             continue  # rules.check_reference_forms reports it
+        path = path.expanduser()
         where = f"{name}[{index}]"
         limits = KIND_LIMITS[name]
         size = path.stat().st_size

@@ -29,10 +29,10 @@ from ._limits import (
     REFERENCE_FIELDS,
     SHAPE_FIELDS,
 )
-from ._rules import check_callback_url, check_request
-from .errors import ExtraFieldsWarning, Problem, ValidationError
+from ._rules import check_body, check_callback_url, check_request
+from .errors import ExtraFieldsWarning, Problem, ValidationError, safe_text
 
-__all__ = ["MODEL_PROFILES", "ModelProfile", "R2VRequest", "Reference"]
+__all__ = ["MODEL_PROFILES", "ModelProfile", "R2VRequest", "Reference", "request_body"]
 
 Reference = str | Path
 Resolution = Literal["480p", "720p", "1080p"]
@@ -56,12 +56,16 @@ MODEL_PROFILES: Mapping[str, ModelProfile] = {
 }
 
 
-def _as_refs(value: Any) -> tuple[Reference, ...]:
+def _as_refs(value: Any) -> tuple[Any, ...]:
+    """A reference list as a tuple; anything that is not a list stays one entry, for validation to report."""
     if value is None:
         return ()
-    if isinstance(value, (str, Path)):
+    if isinstance(value, (str, Path, bytes, bytearray, Mapping)):
         return (value,)
-    return tuple(value)
+    try:
+        return tuple(value)
+    except TypeError:  # not iterable: 5, 3.5, object()
+        return (value,)
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,9 @@ class R2VRequest:
     def __post_init__(self) -> None:
         for name in REFERENCE_FIELDS:
             object.__setattr__(self, name, _as_refs(getattr(self, name)))
-        object.__setattr__(self, "extra", dict(self.extra or {}))
+        # Not a mapping: kept as it is, so validate() names it instead of the constructor failing.
+        extra = {} if self.extra is None else self.extra
+        object.__setattr__(self, "extra", dict(extra) if isinstance(extra, Mapping) else extra)
 
     # -- building -------------------------------------------------------------------------------------
     @classmethod
@@ -268,6 +274,9 @@ class R2VRequest:
         if callback_url is not None:
             body["callback_url"] = callback_url
         body["input"] = self.input_fields()
+        problems = check_body(body)  # a net under the rules: what leaves is JSON, UTF-8 and holds no key
+        if problems:
+            raise ValidationError(problems)
         if self.extra:
             warnings.warn(f"sending undocumented input fields {sorted(self.extra)}; Crun may reject or ignore "
                           "them", ExtraFieldsWarning, stacklevel=2)
@@ -286,13 +295,14 @@ class R2VRequest:
         data: dict[str, Any] = {"prompt": self.prompt}
         for name, refs in self.references.items():
             if refs:
-                data[name] = [str(ref) for ref in refs]
+                data[name] = [str(ref) if isinstance(ref, (str, Path)) else safe_text(ref, 1000) for ref in refs]
         data.update(resolution=self.resolution, aspect_ratio=self.aspect_ratio, duration=self.duration,
                     audio=self.audio, return_last_frame=self.return_last_frame)
         if self.byteplus_fallback is not None:
             data["byteplus_fallback"] = self.byteplus_fallback
-        for key, value in self.extra.items():
-            data.setdefault(key, value)
+        if isinstance(self.extra, Mapping):
+            for key, value in self.extra.items():
+                data.setdefault(key, value)
         return data
 
     def request_hash(self, file_digests: Mapping[Path, str] | None = None) -> str:
@@ -308,16 +318,56 @@ class R2VRequest:
             (True, False)
             >>> len(a.request_hash())
             64
+
+        Raises:
+            ValidationError: a field cannot be written as JSON (``extra`` holding a set, mixed key types...).
         """
         digests = file_digests or {}
         def ident(ref: Reference) -> str:
             if isinstance(ref, Path):
-                return "sha256:" + digests.get(ref, str(ref.expanduser().absolute()))
+                return "sha256:" + digests.get(ref, _absolute(ref))
             return ref
 
         canonical = {"model": self.model, **self.input_fields()}
         for name, refs in self.references.items():
             if refs:
                 canonical[name] = [ident(ref) for ref in refs]
-        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
+        try:
+            text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
+        except (TypeError, ValueError, RecursionError):
+            raise ValidationError(self.validate(check_files=False) or [
+                Problem("request", safe_text(canonical), "cannot be written as JSON", "Fix the fields above.")
+            ]) from None
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _absolute(path: Path) -> str:
+    """The absolute form of a local path; a path that cannot be expanded (``~nosuchuser``) as it is."""
+    try:
+        return str(path.expanduser().absolute())
+    except (OSError, ValueError, RuntimeError):
+        return str(path)
+
+
+def request_body(request: Any, callback_url: str | None = None) -> dict[str, Any]:
+    """The JSON body of CreateTask or EstimateTask: a request's payload, or a dict checked as it will be sent.
+
+    Raises:
+        ValidationError: the request is invalid, or the dict is not JSON, not UTF-8 text, or holds a key.
+
+    Example:
+        >>> request_body({"model": "m", "input": {"prompt": "hi", "seed": float("nan")}})
+        Traceback (most recent call last):
+        ...
+        seedance_nb.errors.ValidationError: 1 problem in the request (nothing was sent):
+        ...
+    """
+    if isinstance(request, R2VRequest):
+        return request.to_payload(callback_url)
+    if not isinstance(request, dict):
+        raise ValidationError([Problem("request", safe_text(request), "must be an R2VRequest or a CreateTask "
+                                       "body (dict)", "Build it with sn.R2VRequest(prompt=..., ...).")])
+    problems = check_body(request)
+    if problems:
+        raise ValidationError(problems)
+    return request

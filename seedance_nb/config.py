@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ._limits import KEY_FORM
 from .errors import ConfigError
 
 __all__ = [
@@ -76,9 +77,17 @@ def resolve_settings(api_key: str | None = None, base_url: str | None = None) ->
     """Resolve the key and base URL: argument > ``use_simulator()`` > environment > default.
 
     Raises:
-        ConfigError: no key anywhere, or a base URL that is not http(s).
+        ConfigError: no key anywhere, a key not of Crun's form, or a base URL that is not http(s).
+
+    Example:
+        >>> resolve_settings(api_key="ak_" + "x" * 31 + "!", base_url="http://127.0.0.1:9/api/v1")
+        Traceback (most recent call last):
+        ...
+        seedance_nb.errors.ConfigError: The Crun API key 'ak_xxx'… is not of Crun's form...
     """
     override = _override
+    if base_url is not None and not isinstance(base_url, str):
+        raise ConfigError(f"base_url must be a string such as {DEFAULT_BASE_URL!r}, not {type(base_url).__name__}.")
     url = base_url or (override.base_url if override else None) or os.environ.get("CRUN_BASE_URL")
     url = (url or DEFAULT_BASE_URL).rstrip("/")
     parts = urlsplit(url)
@@ -97,9 +106,22 @@ def resolve_settings(api_key: str | None = None, base_url: str | None = None) ->
             "No Crun API key. Set the CRUN_API_KEY environment variable (or pass api_key=) to your key "
             "from the Crun dashboard; to try the toolkit without a key, call sn.use_simulator() first."
         )
-    key = key.strip()
+    key = _checked_key(key)
     simulated = override is not None and url == override.base_url
     return Settings(api_key=key, base_url=url, simulated=simulated)
+
+
+def _checked_key(key: object) -> str:
+    """The key, stripped, when it has Crun's form: checked here, so that a malformed key (a NUL, a non-ASCII
+    letter) fails with a clear message instead of deep in httpx with the whole key in the traceback."""
+    text = key.strip() if isinstance(key, str) else ""
+    if KEY_FORM.fullmatch(text):
+        return text
+    shown = f"{text[:min(6, len(text) // 2)]!a}…" if text else f"a {type(key).__name__}"
+    raise ConfigError(
+        f"The Crun API key {shown} is not of Crun's form: 'ak_' followed by 32 letters or digits (35 "
+        "characters, nothing else). Copy it again from the Crun dashboard into CRUN_API_KEY (or api_key=)."
+    ) from None
 
 
 def home_dir(home: str | os.PathLike[str] | None = None) -> Path:

@@ -46,7 +46,7 @@ async def run_demo(latency: float = 1.0) -> int:
                 url = await client.upload_file(image)
                 print(f"uploaded {image.name} -> {url}")
                 estimate = await client.estimate(request.with_uploads({image: url}))
-                print(f"estimate: {estimate.estimated_credits:g} credits (balance {estimate.balance:g})")
+                print(f"estimate: {estimate.describe()}")
                 generation = await sn.generate(request, client=client)
         video = generation.video_path
         if video is None:

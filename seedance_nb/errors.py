@@ -40,9 +40,12 @@ Example:
 from __future__ import annotations
 
 import json
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from ._limits import KEY_IN_TEXT
 
 __all__ = [
     "APIError",
@@ -70,6 +73,8 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "error_for_code",
+    "mask_keys",
+    "safe_text",
 ]
 
 
@@ -97,9 +102,12 @@ class Problem:
     limit: str
     fix: str
 
+    def __post_init__(self) -> None:
+        if isinstance(self.value, str):  # a key typed into a field is never echoed back
+            object.__setattr__(self, "value", mask_keys(self.value))
+
     def __str__(self) -> str:
-        shown = _short(self.value)
-        return f"{self.field} = {shown}: {self.limit}. {self.fix}"
+        return mask_keys(f"{self.field} = {safe_text(self.value)}: {self.limit}. {self.fix}")
 
 
 class ValidationError(SeedanceError, ValueError):
@@ -146,11 +154,11 @@ class APIError(SeedanceError):
     ):
         self.status_code = status_code
         self.code = code
-        self.message = message
-        self.errors = tuple(errors)
+        self.message = mask_keys(message)  # a server that echoes the key must not put it in a traceback
+        self.errors = tuple(mask_keys(e) for e in errors)
         self.endpoint = endpoint
         where = f" from {endpoint}" if endpoint else ""
-        text = f"Crun answered {code if code is not None else status_code}{where}: {message}"
+        text = f"Crun answered {code if code is not None else status_code}{where}: {self.message}"
         if self.errors:
             text += " (" + "; ".join(self.errors) + ")"
         if self.default_hint:
@@ -295,9 +303,35 @@ def error_for_code(code: int | None) -> type[APIError]:
     return APIError
 
 
-def _short(value: Any, limit: int = 80) -> str:
+def mask_keys(text: str) -> str:
+    """``text`` with every word shaped like a Crun API key cut to its first 6 characters.
+
+    Example:
+        >>> mask_keys("x-api-key: ak_" + "s" * 32)
+        'x-api-key: ak_sss…'
+    """
+    return KEY_IN_TEXT.sub(lambda match: match.group(0)[:6] + "…", text)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 80, 80
+
+
+def safe_text(value: Any, limit: int = 80) -> str:
+    """A short, printable text of any value: keys masked, lone surrogates escaped; it never raises.
+
+    Example:
+        >>> safe_text([[[[[1]]]]]), safe_text("a" * 100)[-3:]
+        ('[[[[[1]]]]]', 'aa…')
+        >>> print(safe_text(chr(0xD800)))
+        "\\ud800"
+    """
     try:
         text = json.dumps(value, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
+    except Exception:  # any value at all: recursive, huge, or with a failing __str__
+        try:
+            text = _REPR.repr(value)
+        except Exception:
+            text = f"<{type(value).__name__}>"
+    text = mask_keys(text).encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -181,10 +181,8 @@ async def _check_affordable(client: Client, payload: dict[str, Any]) -> None:
         log.info("seedance_nb: EstimateTask unavailable (%s); submitting without an estimate", exc)
         return
     if not estimate.affordable:
-        balance = f"{estimate.balance:g}" if estimate.balance is not None else "not enough"
-        raise InsufficientCreditsError(
-            f"this task needs about {estimate.estimated_credits:g} credits and the balance is {balance}; "
-            "nothing was sent", code=402, endpoint="/client/job/EstimateTask")
+        raise InsufficientCreditsError(f"the balance cannot pay for this task ({estimate.describe()}); nothing was "
+                                       "sent", code=402, endpoint="/client/job/EstimateTask")
 
 
 async def _submit(job: Job, local_id: str, payload: dict[str, Any]) -> str:
@@ -199,7 +197,7 @@ async def _submit(job: Job, local_id: str, payload: dict[str, Any]) -> str:
     except APIError as exc:
         await job.write(ledger.mark_rejected, local_id, exc.code, exc.message)
         raise
-    except TransportError as exc:
+    except (TransportError, ValidationError) as exc:  # nothing left this machine
         await job.write(ledger.mark_rejected, local_id, None, f"not sent: {exc}")
         raise
     except BaseException:

@@ -392,3 +392,139 @@ async def test_the_key_never_shows(fake_key: str, caplog: pytest.LogCaptureFixtu
     texts += [r.getMessage() for r in caplog.records]
     assert not any(fake_key in text for text in texts)
     assert "ak_" in str(auth.value)  # the hint names the form, not the key
+
+
+# -- bad answers: always an APIError (or a lenient value), never a raw exception ---------------------------
+
+def raw(status: int, body: bytes, **headers: str) -> httpx.Response:
+    return httpx.Response(status, stream=httpx.ByteStream(body), headers=headers)
+
+
+@pytest.mark.parametrize("answer", [
+    raw(200, b'{"code": 1e400, "message": "x"}'),                     # code: infinity → OverflowError in int()
+    raw(200, b"[" * 100_000 + b"]" * 100_000),                          # deeper than the JSON parser goes
+    raw(200, b"not gzip at all", **{"content-encoding": "gzip"}),       # httpx.DecodingError
+    ok({"balance": 10**400}),                                           # float() → OverflowError
+    raw(200, b'{"code": 200, "message": "ok", "data": {"balance": 1e400}}'),   # infinity is no balance
+    ok({"balance": "NaN"}),
+], ids=["infinite-code", "deep", "gzip", "huge-int", "infinite", "nan"])
+async def test_an_unreadable_balance_answer_is_an_api_error(fake_key: str, answer: httpx.Response) -> None:
+    client, _ = make(fake_key, Recorder(answer), retry=RetryPolicy(max_attempts=1))
+    async with client:
+        with pytest.raises(sn.APIError):
+            await client.balance()
+
+
+@pytest.mark.parametrize("answer", [ok("abc"), ok([1, 2]), ok(7), ok({"balance": 100}),
+                                    ok({"estimated_credits": "abc"}),
+                                    raw(200, b'{"code": 200, "data": {"estimated_credits": 1e999}}')],
+                         ids=["string", "list", "number", "no-price", "price-text", "price-infinite"])
+async def test_an_estimate_without_a_price_is_an_api_error_not_a_free_task(fake_key: str,
+                                                                          answer: httpx.Response) -> None:
+    client, _ = make(fake_key, Recorder(answer))
+    async with client:
+        with pytest.raises(sn.APIError, match="estimated_credits"):
+            await client.estimate(REQ)
+
+
+async def test_an_estimate_without_a_balance_keeps_what_it_says(fake_key: str) -> None:
+    client, _ = make(fake_key, Recorder(ok({"estimated_credits": 29, "affordable": False})))
+    async with client:
+        estimate = await client.estimate(REQ)
+    assert estimate == sn.Estimate(29.0, None, False)
+    assert estimate.describe() == "about 29 credits; the balance is unknown"
+
+
+@pytest.mark.parametrize("data,expected", [
+    ({"task_id": 12345, "status": "running"}, {"task_id": "t1"}),
+    ({"task_id": "t1", "status": 3}, {"status": "unknown"}),
+    ({"task_id": "t1", "status": None, "create_at": 1e20}, {"created_at": None, "status": "unknown"}),
+    ({"task_id": "t1", "status": "success", "create_at": -1e20, "complete_at": "9999-12-31T23:59:59-05:00"},
+     {"created_at": None, "completed_at": None}),
+    ({"task_id": "t1", "status": "success", "result": {"code": 200, "media_urls": "https://cdn/t1.mp4"}},
+     {"media_urls": ("https://cdn/t1.mp4",), "video_url": "https://cdn/t1.mp4"}),
+    ({"task_id": "t1", "status": "success", "result": {"media_urls": {"0": "https://cdn/t1.mp4"}}},
+     {"media_urls": (), "video_url": None}),
+    ({"task_id": "t1", "status": "success", "credits": "abc", "duration_s": "NaN", "result": "oops",
+      "param": ["x"]}, {"credits": None, "duration_s": None, "result_code": None, "param": {}}),
+    ({"task_id": "t1", "status": "failed", "result": {"code": "1e400", "message": 7}},
+     {"result_code": None, "result_message": None}),
+], ids=["id-number", "status-number", "time-1e20", "far-future", "urls-string", "urls-dict", "wrong-types",
+        "result-types"])
+async def test_task_info_reads_what_it_can_and_leaves_the_rest_none(fake_key: str, data: dict[str, Any],
+                                                                    expected: dict[str, Any]) -> None:
+    client, _ = make(fake_key, Recorder(ok(data)))
+    async with client:
+        info = await client.task_info("t1")
+    assert {name: getattr(info, name) for name in expected} == expected
+
+
+@pytest.mark.parametrize("data", [[{"task_id": "t1"}], "t1", 42, None])
+async def test_task_info_and_asset_info_without_an_object_are_api_errors(fake_key: str, data: Any) -> None:
+    client, _ = make(fake_key, Recorder(ok(data)))
+    async with client:
+        with pytest.raises(sn.APIError):
+            await client.task_info("t1")
+        with pytest.raises(sn.APIError):
+            await client.asset_info("asset-1")
+
+
+async def test_asset_info_with_wrong_types_reads_what_it_can(fake_key: str) -> None:
+    client, _ = make(fake_key, Recorder(ok({"AssetId": 5, "Status": ["Active"], "CreateTime": 1e300})))
+    async with client:
+        info = await client.asset_info("asset-1")
+    assert (info.asset_id, info.status, info.created_at) == ("asset-1", "Unknown", None)
+
+
+@pytest.mark.parametrize("slot", [{"presigned_url": 5, "file_url": "https://f/a.png"},
+                                  {"presigned_url": "/relative/put", "file_url": "https://f/a.png"},
+                                  {"presigned_url": "http://[::1", "file_url": "https://f/a.png"},
+                                  {"presigned_url": "https://r2.test/put", "file_url": ["x"]}])
+async def test_a_bad_upload_slot_is_an_api_error_and_nothing_is_put(fake_key: str, tmp_path: Path,
+                                                                      slot: dict[str, Any]) -> None:
+    rec = Recorder(ok(slot))
+    client, _ = make(fake_key, rec)
+    async with client:
+        with pytest.raises(sn.APIError):
+            await client.upload_file(media_factory.image(tmp_path / "me.png"))
+    assert [r.method for r in rec.requests] == ["GET"]
+
+
+async def test_lone_surrogates_in_an_answer_come_back_escaped(fake_key: str) -> None:
+    body = b'{"code":200,"message":"ok","data":{"task_id":"t1","status":"failed","result":{"message":"x\\ud800"}}}'
+    client, _ = make(fake_key, Recorder(raw(200, body)))
+    async with client:
+        info = await client.task_info("t1")
+    assert info.result_message == "x\\ud800"
+    info.result_message.encode("utf-8")
+
+
+async def test_a_key_echoed_by_the_server_is_masked_in_the_error(fake_key: str) -> None:
+    client, _ = make(fake_key, Recorder(err(401, "status", message=f"Invalid API key {fake_key}")))
+    async with client:
+        with pytest.raises(sn.AuthenticationError) as caught:
+            await client.balance()
+    assert fake_key not in str(caught.value) and fake_key not in caught.value.message
+    assert fake_key[:6] + "…" in str(caught.value)
+
+
+# -- CreateTask that never left ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("failure", [httpx.LocalProtocolError("Illegal header value b'ak_\\x00'"),
+                                     httpx.ProxyError("407 Proxy Authentication Required")])
+async def test_create_task_refused_before_sending_is_a_transport_error_not_unknown(fake_key: str,
+                                                                                   failure: Exception) -> None:
+    rec = Recorder(failure)
+    client, _ = make(fake_key, rec)
+    async with client:
+        with pytest.raises(sn.TransportError) as caught:
+            await client.create_task(REQ)
+    assert not isinstance(caught.value, sn.SubmissionUnknownError)
+    assert "nothing was sent" in str(caught.value) and len(rec.requests) == 1
+
+
+async def test_create_task_with_an_undecodable_answer_is_unknown(fake_key: str) -> None:
+    client, _ = make(fake_key, Recorder(raw(200, b"garbage", **{"content-encoding": "gzip"})))
+    async with client:
+        with pytest.raises(sn.SubmissionUnknownError):
+            await client.create_task(REQ)
