@@ -26,6 +26,7 @@ from .._limits import KEY_FORM
 from .bodies import MAX_BODY_BYTES, Rejection, parse_json_object
 from .context import SimContext
 from .faults import CODE_KINDS
+from .state import FAULT_COUNTER as _FAULT
 from .transport import DropResponse as _Drop
 
 __all__ = [
@@ -179,6 +180,7 @@ def crun_route(endpoint: str | None, *, auth: bool = True, plain: bool = False) 
             kind = ctx.faults.choose(endpoint) if endpoint else None
             if kind is not None:
                 ctx.state.bump("faults_injected")
+                ctx.state.bump(f"{_FAULT}{endpoint}:{kind}")
             if kind in CODE_KINDS:
                 await _drain(request)
                 return _plain_fault(ctx, int(kind)) if plain else error(ctx, int(kind))

@@ -23,7 +23,7 @@ from .context import SimContext
 from .faults import FaultPlan, FaultSpec
 from .knobs import Knobs, LatencyLike, parse_latency
 from .serving import ServerThread
-from .state import SimState
+from .state import SimState, Task
 
 __all__ = ["Simulator"]
 
@@ -254,6 +254,22 @@ class Simulator:
             0
         """
         return self.state.stats()
+
+    def tasks(self) -> list[Task]:
+        """Every task this simulator created, oldest first, settled up to now: what the server really did,
+        for tests that compare it with a client's task log.
+
+        Example:
+            >>> import httpx
+            >>> with Simulator(latency=0, api_key="ak_" + "0" * 32) as sim:
+            ...     body = {"model": "bytedance/seedance2-0-mini-r2v",
+            ...             "input": {"prompt": "[Image1] waves", "reference_images": ["https://example.com/a.png"]}}
+            ...     answer = httpx.post(f"{sim.base_url}/client/job/CreateTask", json=body,
+            ...                         headers={"x-api-key": "ak_" + "0" * 32}, trust_env=False)
+            ...     [(task.task_id == answer.json()["data"]["task_id"], task.credits) for task in sim.tasks()]
+            [(True, 29.0)]
+        """
+        return self.state.tasks()
 
     def script(self, endpoint: str, kinds: Iterable[str | int | None]) -> None:
         """Apply fault ``kinds`` to the next calls of ``endpoint`` in order (``None`` = normal).

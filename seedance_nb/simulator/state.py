@@ -42,6 +42,9 @@ MODERATED_MARKER = "[simulate:moderated]"
 UPLOAD_URL_TTL = 3600.0
 
 
+FAULT_COUNTER = "fault:"  # counters named fault:<endpoint>:<kind> count injected faults by kind
+
+
 class InsufficientCredits(Exception):
     """The balance cannot pay for a task; nothing was charged."""
 
@@ -241,6 +244,12 @@ class SimState:
             self.counters["credits_charged"] += cost
         return task
 
+    def tasks(self) -> list[Task]:
+        """Every task created so far, settled up to now, oldest first (a snapshot of the list)."""
+        self.settle()
+        with self._lock:
+            return list(self._tasks.values())
+
     def task(self, task_id: str) -> Task | None:
         """The task with this id, settled up to now, or ``None``."""
         self.settle()
@@ -334,7 +343,8 @@ class SimState:
 
     # -- the admin view ----------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
-        """``tasks_created``, ``credits_charged`` (net of refunds), ``balance``, ``callbacks_sent`` and more."""
+        """``tasks_created``, ``credits_charged`` (net of refunds), ``balance``, ``callbacks_sent`` and more;
+        ``faults_by_kind`` counts the injected faults as ``"endpoint:kind"``."""
         balance = self.balance()
         with self._lock:
             c = self.counters
@@ -347,6 +357,8 @@ class SimState:
                 "callbacks_sent": int(c["callbacks_sent"]),
                 "credits_refunded": round(c["credits_refunded"], 4),
                 **{name: int(c[name]) for name in counts},
+                "faults_by_kind": {name.removeprefix(FAULT_COUNTER): int(n) for name, n in sorted(c.items())
+                                   if name.startswith(FAULT_COUNTER)},
             }
 
     def bump(self, counter: str, amount: int = 1) -> None:
