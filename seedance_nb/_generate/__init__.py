@@ -9,13 +9,15 @@ the content-addressed archive as soon as they exist, because Crun's URLs expire.
     submit.py   generate(), resubmit(): validate, upload, price, record, send once
     follow.py   follow(): poll, record, archive
     recover.py  resume()
+    many.py     generate_many(): several at once, bounded, each failure kept in its slot
     sync.py     generate_sync(), run_sync()
 """
 
 from __future__ import annotations
 
+from .many import generate_many
 from .recover import resume
 from .submit import generate, resubmit
 from .sync import generate_sync, run_sync
 
-__all__ = ["generate", "generate_sync", "resubmit", "resume", "run_sync"]
+__all__ = ["generate", "generate_many", "generate_sync", "resubmit", "resume", "run_sync"]

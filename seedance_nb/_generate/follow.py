@@ -21,11 +21,12 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +49,7 @@ from ..errors import (
     error_for_code,
 )
 from ..notebook import Generation, ProgressLine
+from ..notebook._progress import clock_text as _clock_text
 from .job import Job
 
 __all__ = ["archive_result", "follow", "generation_from_log", "request_from_row"]
@@ -55,6 +57,8 @@ __all__ = ["archive_result", "follow", "generation_from_log", "request_from_row"
 log = logging.getLogger("seedance_nb")
 _LEDGER_STATUSES = frozenset({"", "unknown", "submitting", "rejected"})
 _NOT_FOUND_LIMIT = 3  # a brand-new task may briefly be unknown to a replica: give up on the third 404
+_TICK_S = 1.0  # the progress line's elapsed time moves every second
+_TRUSTED_HISTORY = 3  # fewer past tasks of a shape than this and the remaining time is called a guess
 
 
 @dataclass
@@ -76,39 +80,88 @@ async def follow(job: Job, local_id: str, task_id: str, req: R2VRequest, line: P
     Raises:
         GenerationTimeout: the deadline passed first (the task stays resumable).
         GenerationFailedError / ModerationError: the task ended ``failed``.
+        asyncio.CancelledError: the wait was interrupted; the message says the task goes on at Crun and how
+            to finish it (the progress line says "detached").
     """
     row = job.log.get(local_id) or {}
     submitted = row.get("submitted_at") or job.now()
     watch = _Watch(local_id, task_id, submitted, max(0.0, (job.now() - submitted).total_seconds()), job.clock())
     history = job.log.durations({**req.shape_of(TIMING_FIELDS), "simulated": job.client.simulated})
-    with deadline_scope(job.deadline, job.clock):
-        info = await _poll(job, watch, history, line)
-        if info.succeeded and job.download:
-            await archive_result(job, local_id, info)
+    try:
+        with deadline_scope(job.deadline, job.clock):
+            info = await _poll(job, watch, history, line)
+            if info.succeeded and job.download:
+                await archive_result(job, local_id, info)
+    except asyncio.CancelledError:
+        status = watch.info.status if watch.info else "pending"
+        line.finish(f"detached · {status} · {_clock_text(_elapsed(job, watch))} · it goes on at Crun")
+        raise asyncio.CancelledError(
+            f"stopped waiting for task {task_id} (log id {local_id}, {status}): it goes on at Crun and is "
+            "paid for; `await sn.resume()` follows it to its end and archives the video") from None
     gen = generation_from_log(job.log, local_id, req, info)
-    line.finish(gen.caption())
+    line.finish(f"{gen.status} · {_clock_text(_elapsed(job, watch))}")  # the caption is under the video
     if not info.succeeded:
         raise _failure(info, local_id)
     return gen
 
 
+def _elapsed(job: Job, watch: _Watch) -> float:
+    return watch.elapsed0 + job.clock() - watch.started
+
+
 async def _poll(job: Job, watch: _Watch, history: list[float], line: ProgressLine) -> TaskInfo:
-    typical = expected_duration(history)
+    estimate = Estimate(history)
     for wait in poll_delays(history, elapsed=watch.elapsed0):
         await _ask(job, watch)
-        elapsed = watch.elapsed0 + job.clock() - watch.started
         status = watch.info.status if watch.info else "pending"
         if watch.info is not None and watch.info.is_final:
             return watch.info
         if job.time_left() < wait:
-            line.finish(f"{status} after {elapsed:.0f}s: deadline reached; sn.resume() finishes it later")
+            line.finish(f"{status} after {_elapsed(job, watch):.0f}s: deadline reached; sn.resume() finishes it "
+                        "later")
             raise GenerationTimeout(f"task {watch.task_id} (log id {watch.local_id}) is still {status} after "
                                     f"{job.timeout:g} s; it goes on at Crun and sn.resume() picks it up",
                                     task_id=watch.task_id, local_id=watch.local_id)
-        line.update(status, elapsed=elapsed, remaining=(typical - elapsed) if typical else None,
-                    extra=f"task {watch.task_id[:8]}")
-        await job.sleep(wait)
+
+        def tick(now: str = status) -> None:
+            elapsed = _elapsed(job, watch)
+            line.update(now, elapsed=elapsed, remaining=estimate.left(elapsed), extra=estimate.note)
+
+        await _wait_ticking(job, wait, tick)
     raise AssertionError("poll_delays never ends")  # pragma: no cover
+
+
+async def _wait_ticking(job: Job, seconds: float, tick: Callable[[], None]) -> None:
+    """Wait ``seconds`` between two polls, refreshing the progress line every second meanwhile."""
+    end = job.clock() + seconds
+    while True:
+        tick()
+        left = end - job.clock()
+        if left <= 0:
+            return
+        await job.sleep(min(_TICK_S, left))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The expected running time of a task from past tasks of its shape, and how much to trust it."""
+
+    history: list[float]
+
+    @property
+    def typical(self) -> float | None:
+        return expected_duration(self.history)
+
+    def left(self, elapsed: float) -> float | None:
+        typical = self.typical
+        return typical - elapsed if typical is not None else None
+
+    @property
+    def note(self) -> str:
+        count = len(self.history)
+        if count == 0:
+            return "no estimate yet (no past task of this shape)"
+        return f"a guess from {count} past task{'s' if count > 1 else ''}" if count < _TRUSTED_HISTORY else ""
 
 
 async def _ask(job: Job, watch: _Watch) -> None:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from .._answers import TaskInfo
 from .._client import Client
 from ..notebook import ProgressLine
+from ..notebook._progress import prompt_label
 
 if TYPE_CHECKING:  # the task log loads pandas: imported when a job opens, so `import seedance_nb` stays fast
     from ..tasklog import TaskLog
@@ -95,9 +96,10 @@ class Job:
         """The wall-clock time, as the task log's clock tells it (aware, UTC)."""
         return self.ledger.now()
 
-    def line(self) -> ProgressLine:
-        """A new progress line (silent when ``progress`` is off)."""
-        return ProgressLine(mode=None if self.progress else "off")
+    def line(self, prompt: str | None = None) -> ProgressLine:
+        """A new progress line (silent when ``progress`` is off), labelled with the start of ``prompt``."""
+        label = prompt_label(prompt) if prompt else "seedance"
+        return ProgressLine(mode=None if self.progress else "off", label=label)
 
     async def write(self, method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a ledger write in a worker thread: a durable commit fsyncs, which must not stall the loop."""

@@ -87,7 +87,8 @@ async def _resume_one(job: Job, row: dict[str, Any], action: str) -> dict[str, A
     note = ""
     try:
         if action == "follow" and task_id:
-            await follow(job, local_id, task_id, request_from_row(row), job.line())
+            request = request_from_row(row)
+            await follow(job, local_id, task_id, request, job.line(request.prompt))
         else:
             info = await job.client.task_info(task_id) if task_id else None
             if info is not None and info.succeeded:

@@ -31,7 +31,7 @@ from ..errors import (
     TransportError,
     ValidationError,
 )
-from ..notebook import Generation, ProgressLine
+from ..notebook import Generation
 from .follow import follow, request_from_row
 from .job import DEFAULT_TIMEOUT_S, Job, OnUpdate, open_job
 
@@ -100,7 +100,7 @@ async def generate(request: R2VRequest | None = None, /, *, client: Client | Non
     options = job_options(timeout=timeout, on_update=on_update, download=download, progress=progress,
                           clock=clock, sleep=sleep)
     async with open_job(client=client, log=log, **options) as job:
-        line = job.line()
+        line = job.line(req.prompt)
         digests = await asyncio.to_thread(_digests, req)
         sendable = await job.client.upload_references(req, digests=digests)
         payload = sendable.to_payload(callback_url)
@@ -200,9 +200,15 @@ async def _submit(job: Job, local_id: str, payload: dict[str, Any]) -> str:
     except (TransportError, ValidationError) as exc:  # nothing left this machine
         await job.write(ledger.mark_rejected, local_id, None, f"not sent: {exc}")
         raise
-    except BaseException:
+    except asyncio.CancelledError:
         # Interrupted while the request may have been on the wire: the task may exist. Recorded here,
         # on the loop, because a cancelled coroutine cannot await a worker thread.
+        ledger.mark_unknown(local_id, "interrupted while CreateTask was in flight")
+        raise asyncio.CancelledError(
+            f"interrupted while CreateTask was in flight (log id {local_id}): the task may exist at Crun and be "
+            f"paid for. It is listed as unknown and never resent on its own; sn.resubmit({local_id!r}) sends "
+            "it again if you are sure it was not created") from None
+    except BaseException:
         ledger.mark_unknown(local_id, "interrupted while CreateTask was in flight")
         raise
     await job.write(ledger.mark_pending, local_id, task_id)
@@ -270,5 +276,5 @@ async def resubmit(local_id: str, *, client: Client | None = None, log: TaskLog 
         await _check_affordable(job.client, payload)
         await job.write(job.ledger.mark_submitting, local_id)
         task_id = await _submit(job, local_id, payload)
-        line: ProgressLine = job.line()
-        return await follow(job, local_id, task_id, request_from_row(row), line)
+        request = request_from_row(row)
+        return await follow(job, local_id, task_id, request, job.line(request.prompt))

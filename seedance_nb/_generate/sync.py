@@ -24,6 +24,7 @@ from .submit import generate
 __all__ = ["generate_sync", "run_sync"]
 
 T = TypeVar("T")
+_STOP_WAIT_S = 5.0
 
 
 class _LoopThread:
@@ -40,16 +41,52 @@ _loop_lock = threading.Lock()
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from synchronous code (see the module docstring)."""
+    """Run a coroutine to completion from synchronous code (see the module docstring).
+
+    Interrupted (Ctrl+C, or Kernel > Interrupt), it behaves as an interrupted ``await``: the coroutine is
+    cancelled, not left running unseen on the loop thread, and the ``KeyboardInterrupt`` carries what the
+    cancellation said (for ``generate()``: the task goes on at Crun and ``sn.resume()`` finishes it).
+    """
     global _loop_thread
+    watch = _Watched()
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        try:
+            return asyncio.run(watch.run(coro))  # on Ctrl+C it cancels the coroutine, then raises
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(watch.message or "interrupted") from None
     with _loop_lock:
         if _loop_thread is None:
             _loop_thread = _LoopThread()
-    return asyncio.run_coroutine_threadsafe(coro, _loop_thread.loop).result()
+    future = asyncio.run_coroutine_threadsafe(watch.run(coro), _loop_thread.loop)
+    try:
+        return future.result()
+    except KeyboardInterrupt:
+        # Like an interrupted `await`: cancel the coroutine (its own clean-up runs), then say what it said.
+        future.cancel()  # cancels the task on the loop thread, whose clean-up then runs
+        stopped = watch.done.wait(_STOP_WAIT_S) if watch.started.is_set() else True
+        reason = watch.message or "interrupted"
+        raise KeyboardInterrupt(reason if stopped else f"{reason} (still stopping in the background)") from None
+
+
+class _Watched:
+    """Runs a coroutine on the loop thread and keeps what a cancellation said about it."""
+
+    def __init__(self) -> None:
+        self.message: str | None = None
+        self.started = threading.Event()
+        self.done = threading.Event()
+
+    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        self.started.set()
+        try:
+            return await coro
+        except asyncio.CancelledError as exc:
+            self.message = str(exc) or None
+            raise
+        finally:
+            self.done.set()
 
 
 def generate_sync(request: R2VRequest | None = None, /, **kwargs: Any) -> Generation:

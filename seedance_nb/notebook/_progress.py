@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Literal, TextIO
 
-__all__ = ["ProgressLine", "describe"]
+__all__ = ["ProgressLine", "clock_text", "describe", "prompt_label"]
 
 Mode = Literal["widget", "tty", "text", "off"]
 
@@ -29,15 +29,32 @@ def describe(status: str, elapsed: float, remaining: float | None = None, *, ext
         >>> describe("pending", 3, None, extra="task 1a2b")
         'pending · 3s elapsed · task 1a2b'
     """
-    parts = [status, f"{_clock(elapsed)} elapsed"]
+    parts = [status, f"{clock_text(elapsed)} elapsed"]
     if remaining is not None:
-        parts.append(f"~{_clock(max(0.0, remaining))} left" if remaining > 0 else "any moment now")
+        parts.append(f"~{clock_text(max(0.0, remaining))} left" if remaining > 0 else "any moment now")
     if extra:
         parts.append(extra)
     return " · ".join(parts)
 
 
-def _clock(seconds: float) -> str:
+def prompt_label(prompt: str, width: int = 28) -> str:
+    """A progress line's label: the start of the prompt, so that lines of tasks run at once tell apart.
+
+    Example:
+        >>> prompt_label("[Image1] walks through the street from [Image2] in the rain")
+        '[Image1] walks through the s…'
+    """
+    text = " ".join(str(prompt).split())
+    return text if len(text) <= width else text[:width] + "…"
+
+
+def clock_text(seconds: float) -> str:
+    """Seconds as ``1m05s`` or ``42s``.
+
+    Example:
+        >>> clock_text(65.2), clock_text(7)
+        ('1m05s', '7s')
+    """
     seconds = round(seconds)
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 

@@ -22,6 +22,7 @@ async def test_generate_follows_a_long_task_to_its_archived_video_in_fake_time(
     assert sum(fake_clock.sleeps) >= fake_crun.runs_s  # 150 s passed on the fake clock only
     assert fake_crun.calls.count("/client/job/CreateTask") == 1
     assert 3 <= fake_crun.calls.count("/client/job/TaskInfo") <= 20  # the schedule polls sparsely
+    assert max(fake_clock.sleeps) <= 1.0  # between polls the wait ticks each second: the status line moves
     row = fake_log.get(gen.local_id)
     assert row is not None and row["status"] == "success" and row["elapsed_s"] == pytest.approx(fake_crun.runs_s)
     assert list(fake_log.events(gen.local_id)["status"]) == ["submitting", "pending", "running", "success", "success"]
@@ -101,3 +102,11 @@ async def test_on_update_sees_every_new_status(fake_client: sn.Client, fake_log:
     await sn.generate(**PROMPT, on_update=on_update, **run_options(fake_client, fake_log, fake_clock))
     assert seen == ["running", "success"]
 
+
+
+def test_the_remaining_time_says_when_it_is_only_a_guess() -> None:
+    from seedance_nb._generate.follow import Estimate
+
+    assert Estimate([]).left(10) is None and "no estimate yet" in Estimate([]).note
+    assert Estimate([100.0]).left(30) == 70 and Estimate([100.0]).note == "a guess from 1 past task"
+    assert Estimate([90.0, 100.0, 110.0]).note == ""  # three of the same shape: no longer called a guess
