@@ -141,8 +141,9 @@ def check_prompt(req: R2VRequest) -> list[Problem]:
         if number > have:
             given = f"only {have} {kind.lower()}{'s' if have != 1 else ''}" if have else f"no {field}"
             shown = digits if len(digits) <= _DIGITS else digits[:_DIGITS] + "…"
+            usable = f"[{kind}1]" if have == 1 else f"[{kind}1]…[{kind}{have}]"
             problems.append(Problem("prompt", f"[{kind}{shown}]", f"refers to {kind} {shown} but the request "
-                                    f"has {given}", f"Add {field} entries or use [{kind}1]…[{kind}{have}]."
+                                    f"has {given}", f"Add {field} entries or use {usable}."
                                     if have else f"Add a reference to {field} or remove [{kind}{shown}]."))
     for match in _LOOSE_TOKEN.finditer(req.prompt):
         kind = (match.group(1) or match.group(3)).capitalize()

@@ -28,6 +28,10 @@ are mapped to it in exactly one place each and raised ``from`` the original::
 
 Warnings: ``ExtraFieldsWarning`` (a ``UserWarning``) when undocumented fields are sent through ``extra``.
 
+In IPython and Jupyter an error shows as a few lines instead of a traceback through the toolkit: its message
+(a ``ValidationError`` as a table of field, value, what is wrong and the fix), its cause, and
+"full traceback: run %tb". ``str(exc)`` and tracebacks outside IPython are the plain Python ones.
+
 Example:
     >>> import seedance_nb as sn
     >>> try:
@@ -41,45 +45,44 @@ from __future__ import annotations
 
 import json
 import reprlib
+import sys
+import textwrap
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Any
 
 from ._limits import KEY_IN_TEXT
 
 __all__ = [
-    "APIError",
-    "AssetFailedError",
-    "AssetTimeout",
-    "AuthenticationError",
-    "BudgetExceededError",
-    "ConfigError",
-    "ExtraFieldsWarning",
-    "FeatureDisabledError",
-    "GenerationFailedError",
-    "GenerationTimeout",
-    "InsufficientCreditsError",
-    "MaintenanceError",
-    "MediaError",
-    "MediaExpiredError",
-    "ModerationError",
-    "NotFoundError",
-    "Problem",
-    "RateLimitError",
-    "RejectedError",
-    "SeedanceError",
-    "ServerError",
-    "SubmissionUnknownError",
-    "TransportError",
-    "ValidationError",
-    "error_for_code",
-    "mask_keys",
-    "safe_text",
+    "APIError", "AssetFailedError", "AssetTimeout", "AuthenticationError", "BudgetExceededError", "ConfigError",
+    "ExtraFieldsWarning", "FeatureDisabledError", "GenerationFailedError", "GenerationTimeout",
+    "InsufficientCreditsError", "MaintenanceError", "MediaError", "MediaExpiredError", "ModerationError",
+    "NotFoundError", "Problem", "RateLimitError", "RejectedError", "SeedanceError", "ServerError",
+    "SubmissionUnknownError", "TransportError", "ValidationError", "error_for_code", "mask_keys", "safe_text",
 ]
 
 
+_FULL_TRACEBACK_HINT = "(full traceback: run %tb)"
+
+
 class SeedanceError(Exception):
-    """Root of every error seedance_nb raises on purpose."""
+    """Root of every error seedance_nb raises on purpose; IPython shows it without the toolkit's frames."""
+
+    def _render_traceback_(self) -> list[str]:
+        """The lines IPython shows: short while IPython handles the error a cell raised; the full traceback
+        (in the current ``%xmode``) when asked later, as ``%tb`` does. Key-shaped words are masked in both.
+        """
+        lines = self._short_display() if sys.exc_info()[1] is self else _full_traceback(self)
+        return [mask_keys(line) for line in lines]
+
+    def _short_display(self) -> list[str]:
+        """The message, then the explicit cause (``raise ... from exc``), then how to see the traceback."""
+        lines = f"{type(self).__name__}: {self}".splitlines()
+        if self.__cause__ is not None:
+            lines.append(f"caused by {_one_line(self.__cause__)}")
+        return [*lines, _FULL_TRACEBACK_HINT]
 
 
 class ConfigError(SeedanceError):
@@ -129,6 +132,13 @@ class ValidationError(SeedanceError, ValueError):
     def fields(self) -> list[str]:
         """The names of the fields that have a problem, in order."""
         return [p.field for p in self.problems]
+
+    def _short_display(self) -> list[str]:
+        """The problems as a table, that nothing was sent, and how to see the traceback."""
+        count = len(self.problems)
+        table = ["", *_problem_table(self.problems), ""] if self.problems else []
+        return [f"{type(self).__name__}: {count} problem{'s' if count != 1 else ''} in the request", *table,
+                "Nothing was sent: fix the request and run the cell again.", _FULL_TRACEBACK_HINT]
 
 
 class APIError(SeedanceError):
@@ -271,17 +281,9 @@ class MediaExpiredError(MediaError):
 
 
 _BY_CODE: Mapping[int, type[APIError]] = {
-    401: AuthenticationError,
-    403: AuthenticationError,
-    402: InsufficientCreditsError,
-    404: NotFoundError,
-    422: RejectedError,
-    429: RateLimitError,
-    451: ModerationError,
-    455: MaintenanceError,
-    500: ServerError,
-    501: GenerationFailedError,
-    505: FeatureDisabledError,
+    401: AuthenticationError, 403: AuthenticationError, 402: InsufficientCreditsError, 404: NotFoundError,
+    422: RejectedError, 429: RateLimitError, 451: ModerationError, 455: MaintenanceError, 500: ServerError,
+    501: GenerationFailedError, 505: FeatureDisabledError,
 }
 
 
@@ -335,3 +337,56 @@ def safe_text(value: Any, limit: int = 80) -> str:
             text = f"<{type(value).__name__}>"
     text = mask_keys(text).encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# How errors look in IPython. (heading, widest a column gets before its cells wrap): a row fits in 120 characters.
+_COLUMNS = (("field", 20), ("value", 20), ("what is wrong", 34), ("fix", 38))
+_VALUE_LIMIT = 40
+
+
+def _problem_table(problems: Sequence[Problem], indent: str = "  ") -> list[str]:
+    """``problems`` as the lines of a text table (field, value, what is wrong, fix), long cells wrapped.
+
+    Values are cut as ``Problem`` cuts them; key-shaped words are masked in every cell before it wraps.
+
+    Example:
+        >>> for line in _problem_table([Problem("duration", 20, "must be 4–15 seconds", "Use 15.")]):
+        ...     print(line)
+          field     value  what is wrong         fix
+          ────────  ─────  ────────────────────  ───────
+          duration  20     must be 4–15 seconds  Use 15.
+    """
+    rows = [[mask_keys(cell) for cell in (p.field, safe_text(p.value, _VALUE_LIMIT), p.limit, p.fix)]
+            for p in problems]
+    widths = [min(cap, max(len(heading), *(len(row[i]) for row in rows))) for i, (heading, cap) in
+              enumerate(_COLUMNS)]
+    wrapped = [[textwrap.wrap(cell, width) or [""] for cell, width in zip(row, widths, strict=True)] for row in rows]
+    gap = any(len(cell) > 1 for row in wrapped for cell in row)  # then an empty line tells the rows apart
+    lines = [[heading for heading, _ in _COLUMNS], ["─" * width for width in widths]]
+    for i, row in enumerate(wrapped):
+        lines += [[""] * len(widths)] if gap and i else []
+        lines += [list(parts) for parts in zip_longest(*row, fillvalue="")]
+    return [(indent + "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True))).rstrip() for line in lines]
+
+
+def _one_line(error: BaseException, limit: int = 200) -> str:
+    """``Name: message`` of an error on one short line; it never raises, whatever ``__str__`` does."""
+    try:
+        text = " ".join(str(error).split())
+    except Exception:
+        text = "<message could not be shown>"
+    text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _full_traceback(error: BaseException) -> list[str]:
+    """The traceback IPython shows for an error without a hook, or plain Python's outside IPython."""
+    ipython = sys.modules.get("IPython")  # only IPython calls the hook: no import, and no IPython needed
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None:
+        try:
+            return list(shell.InteractiveTB.structured_traceback(type(error), error, error.__traceback__))
+        except Exception:  # IPython's own formatter failed: plain Python's still works
+            pass
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return text.rstrip("\n").split("\n")

@@ -49,9 +49,7 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """
     global _loop_thread
     watch = _Watched()
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    if not _loop_running():  # (outside the except clause: errors would show "no running event loop" too)
         try:
             return asyncio.run(watch.run(coro))  # on Ctrl+C it cancels the coroutine, then raises
         except KeyboardInterrupt:
@@ -68,6 +66,14 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         stopped = watch.done.wait(_STOP_WAIT_S) if watch.started.is_set() else True
         reason = watch.message or "interrupted"
         raise KeyboardInterrupt(reason if stopped else f"{reason} (still stopping in the background)") from None
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class _Watched:

@@ -37,7 +37,8 @@ def use_simulator(latency: float | str | tuple[float, float] = 2.0, faults: str 
     Args:
         latency: seconds from CreateTask to the final status (0 = at once; ``"MIN-MAX"`` or a tuple draws
             uniformly).
-        faults: ``ENDPOINT:KIND=RATE,...`` (see DESIGN.md), e.g. ``"taskinfo:429=0.2"``.
+        faults: ``ENDPOINT:KIND=RATE,...``, e.g. ``"taskinfo:429=0.2"``; the endpoints and kinds are in the
+            docstring of ``seedance_nb.simulator.faults`` and in README.md, "The simulator".
         errors_as_200: answer errors as HTTP 200 with the code only in the body.
         **options: further ``Simulator`` knobs (``balance=``, ``seed=``, ``fail_rate=``, ...).
 

@@ -172,6 +172,19 @@ def test_prompt_tokens_beyond_the_counts(prompt: str, have: int, bad: str) -> No
     assert [p.value for p in problems] == [bad]
 
 
+@pytest.mark.parametrize("images,videos,prompt,fix", [
+    (1, 0, "[Image2] waves", "Add reference_images entries or use [Image1]."),
+    (2, 0, "[Image3] waves", "Add reference_images entries or use [Image1]…[Image2]."),
+    (3, 0, "[Image1] and [Image9]", "Add reference_images entries or use [Image1]…[Image3]."),
+    (1, 1, "[Image1] in [Video2]", "Add reference_videos entries or use [Video1]."),
+])
+def test_a_token_beyond_the_count_names_the_tokens_that_exist(images: int, videos: int, prompt: str,
+                                                              fix: str) -> None:
+    # Issue 9: one image gave "use [Image1]…[Image1]"; a range is only written when there are two or more.
+    req = sn.R2VRequest(prompt=prompt, reference_images=[URL] * images, reference_videos=[URL] * videos)
+    assert [p.fix for p in req.validate()] == [fix]
+
+
 @pytest.mark.parametrize("spelling,right", [("[image1]", "[Image1]"), ("@Image1", "[Image1]"),
                                             ("@image2", "[Image2]"), ("[Image 1]", "[Image1]"),
                                             ("[VIDEO1]", "[Video1]")])
