@@ -12,7 +12,7 @@ Example:
 from .__version__ import __version__
 from ._answers import AssetInfo, Estimate, TaskInfo
 from ._client import Client
-from ._generate import generate, generate_sync, resubmit, resume
+from ._generate import generate, generate_many, generate_sync, resubmit, resume
 from ._lazy import lazy_names as _lazy_names
 from ._models import MODEL_PROFILES, R2VRequest
 from ._retrying import RetryPolicy
@@ -43,6 +43,7 @@ from .errors import (
     ValidationError,
 )
 from .notebook._generation import Generation
+from .notebook._grid import Failed, Generations, show
 
 # name -> module that defines it, imported on first access (pandas and ipywidgets stay unloaded until needed)
 _LAZY: dict[str, str] = {"TaskLog": "tasklog", "use_simulator": "simulator.embedded",
@@ -60,10 +61,12 @@ __all__ = [
     "ConfigError",
     "Estimate",
     "ExtraFieldsWarning",
+    "Failed",
     "FeatureDisabledError",
     "Generation",
     "GenerationFailedError",
     "GenerationTimeout",
+    "Generations",
     "InsufficientCreditsError",
     "MaintenanceError",
     "MediaError",
@@ -84,9 +87,11 @@ __all__ = [
     "ValidationError",
     "__version__",
     "generate",
+    "generate_many",
     "generate_sync",
     "resubmit",
     "resume",
+    "show",
     "stop_simulator",
     "use_simulator",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["generate_many"]
 
 _FIELDS = frozenset(f.name for f in fields(R2VRequest))
+# The progress line lists the states in the order a task goes through them, then the outcomes as they come.
+_RANK = {state: rank for rank, state in enumerate(("queued", "submitting", "pending", "running"))}
 
 
 async def generate_many(requests: Iterable[R2VRequest | Mapping[str, Any]], /, *, concurrency: int = 4,
@@ -138,16 +140,16 @@ def _build(requests: Iterable[R2VRequest | Mapping[str, Any]], shared: Mapping[s
 class _Batch:
     """The slots of a batch and its one progress line (queued, submitting, pending, running, done)."""
 
-    def __init__(self, built: list[Item | R2VRequest], line: ProgressLine, clock: Any) -> None:
+    def __init__(self, built: list[Item | R2VRequest], line: ProgressLine,
+                 clock: Callable[[], float]) -> None:
         self.results: list[Item | None] = [None if isinstance(b, R2VRequest) else b for b in built]
         self.states = ["queued" if r is None else r.status for r in self.results]
         self.line, self.clock, self.started = line, clock, clock()
 
     def set(self, index: int, state: str) -> None:
         self.states[index] = state
-        counts: dict[str, int] = {}
-        for s in self.states:
-            counts[s] = counts.get(s, 0) + 1
+        shown = sorted(dict.fromkeys(self.states), key=lambda s: _RANK.get(s, len(_RANK)))
+        counts = {s: self.states.count(s) for s in shown}
         done = sum(r is not None for r in self.results)
         self.line.update(", ".join(f"{n} {s}" for s, n in counts.items()), elapsed=self.clock() - self.started,
                          extra=f"{done}/{len(self.states)} done")

@@ -1,4 +1,4 @@
-"""What a notebook shows: the ``Generation`` view and the live progress line (later the widgets).
+"""What a notebook shows: the ``Generation`` view, the grid of several, the live progress line (later the widgets).
 
 This subpackage is the only place that imports ipywidgets, and only when a widget is shown.
 
@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 from ._generation import Generation, video_src
+from ._grid import Failed, Generations, show
 from ._progress import ProgressLine, describe
 
-__all__ = ["Generation", "ProgressLine", "describe", "video_src"]
+__all__ = ["Failed", "Generation", "Generations", "ProgressLine", "describe", "show", "video_src"]
