@@ -1,4 +1,4 @@
-"""What a notebook shows: the ``Generation`` view, the grid of several, the live progress line (later the widgets).
+"""What a notebook shows: the ``Generation`` view, the grid of several, the live progress line, the log table.
 
 This subpackage is the only place that imports ipywidgets, and only when a widget is shown.
 
@@ -13,5 +13,6 @@ from __future__ import annotations
 from ._generation import Generation, video_src
 from ._grid import Failed, Generations, show
 from ._progress import ProgressLine, describe
+from ._table import LogView
 
-__all__ = ["Failed", "Generation", "Generations", "ProgressLine", "describe", "show", "video_src"]
+__all__ = ["Failed", "Generation", "Generations", "LogView", "ProgressLine", "describe", "show", "video_src"]

@@ -60,9 +60,12 @@ media_error         string                  why the media could not be archived 
 payload             string                  the exact CreateTask JSON body (never holds a key)
 local_paths         string                  JSON {uploaded URL: local file it came from}, or NA
 updated_at          datetime64[us, UTC]     last change of the row
+reference_files     object (list[str])      file names of the local files uploaded as references, in request
+                                            order (``[]`` when every reference was a URL; schema 2)
 ==================  ======================  ==========================================================
 
 The last TaskInfo answer is stored too but kept out of the frame (it is large): ``log.task_info(local_id)``.
+``log.view()`` shows a compact table of the recent tasks in a notebook; ``df()`` keeps every column.
 Example:
     >>> import tempfile, pathlib
     >>> log = TaskLog(pathlib.Path(tempfile.mkdtemp()) / "tasks.sqlite")

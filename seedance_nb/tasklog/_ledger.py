@@ -20,11 +20,12 @@ import os
 import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
-from ._log import FINAL, IN_FLIGHT, OLDEST_FIRST, TaskLog, _unique
-from ._schema import encode, from_us, guard_secret, new_local_id, payload_columns, redact_secrets, to_us
+from .._limits import REFERENCE_FIELDS
+from ._log import FINAL, IN_FLIGHT, OLDEST_FIRST, TaskLog
+from ._schema import encode, from_us, guard_secret, new_local_id, payload_columns, redact_secrets, to_us, unique_texts
 
 __all__ = ["Ledger"]
 
@@ -106,7 +107,8 @@ class Ledger:
         now = self._now()
         row |= {"status": "submitting", "request_hash": request_hash, "submitted_at": now, "updated_at": now,
                 "simulated": int(simulated), "sweep_id": sweep_id, "repeat": repeat,
-                "tags": encode("tags", _unique(tags)), "payload": text, "local_paths": paths}
+                "tags": encode("tags", unique_texts(tags)), "payload": text, "local_paths": paths,
+                "reference_files": encode("reference_files", _file_names(payload, local_paths or {}))}
         for _ in range(5):
             row["local_id"] = new_local_id(self._clock())
             try:
@@ -225,6 +227,15 @@ class Ledger:
         """Rows still ``submitting`` after ``older_than_s``: their process died mid-request (treat as unknown)."""
         cutoff = self._now() - int(older_than_s * 1_000_000)
         return self.log._query("WHERE status = 'submitting' AND submitted_at < ?", (cutoff,), OLDEST_FIRST)
+
+
+def _file_names(payload: Mapping[str, Any], local_paths: Mapping[str, str]) -> list[str]:
+    """The base names of the local files behind the uploaded references, in the order the request lists them."""
+    fields = payload.get("input") or {}
+    sent = [str(ref) for name in REFERENCE_FIELDS for ref in (fields.get(name) or [])]
+    ordered = [url for url in dict.fromkeys(sent) if url in local_paths]
+    ordered += [url for url in local_paths if url not in ordered]  # not in the payload: kept, at the end
+    return [PurePath(local_paths[url]).name for url in ordered]
 
 
 def _insert(conn: sqlite3.Connection, row: Mapping[str, Any]) -> None:

@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -27,16 +27,10 @@ from ..config import home_dir
 from ._db import LogDatabase
 from ._export import check_suffix, write_frame
 from ._frame import EVENT_COLUMNS, FRAME_SELECT, build_events, build_frame
-from ._schema import (
-    READ,
-    STORED,
-    encode,
-    guard_secret,
-    new_local_id,
-    record_row,
-    row_to_dict,
-    to_us,
-)
+from ._schema import READ, STORED, encode, guard_secret, new_local_id, record_row, row_to_dict, to_us, unique_texts
+
+if TYPE_CHECKING:
+    from ..notebook._table import LogView
 
 __all__ = ["FINAL", "IN_FLIGHT", "TaskLog"]
 
@@ -156,7 +150,7 @@ class TaskLog:
             found = conn.execute("SELECT tags FROM tasks WHERE local_id = ?", (local_id,)).fetchone()
             if found is None:
                 raise KeyError(f"no task {local_id!r} in the task log {self.path}")
-            merged = encode("tags", _unique([*json.loads(found[0]), *tags]))
+            merged = encode("tags", unique_texts([*json.loads(found[0]), *tags]))
             guard_secret("tags", merged)
             conn.execute("UPDATE tasks SET tags = ?, updated_at = ? WHERE local_id = ?",
                          (merged, self._now(), local_id))
@@ -354,6 +348,22 @@ class TaskLog:
             if paused:
                 gc.enable()
 
+    def view(self, limit: int = 20) -> LogView:
+        """The ``limit`` most recent tasks, newest first, as a compact table for a notebook (or a terminal).
+
+        Example:
+            >>> import tempfile, seedance_nb as sn
+            >>> log = sn.TaskLog(tempfile.mkdtemp() + "/tasks.sqlite")
+            >>> _ = log.import_records([{"local_id": "t1", "status": "success", "prompt": "waves", "credits": 29}])
+            >>> print(log.view())
+            1 of 1 tasks, newest first
+            local_id  status   credits  elapsed  shape  prompt
+            t1        success       29                  waves
+        """
+        from ..notebook._table import LogView
+        newest = self._query("", (int(limit),), "ORDER BY submitted_at DESC, local_id DESC LIMIT ?")
+        return LogView(tuple(newest), total=len(self))
+
     def export(self, path: str | os.PathLike[str]) -> Path:
         """Write ``df()`` to a file for sharing: ``.csv``, ``.jsonl`` or ``.json`` by the suffix of ``path``.
 
@@ -384,8 +394,4 @@ class TaskLog:
 
     def __len__(self) -> int:
         return int(self._db.fetch("SELECT count(*) FROM tasks")[0][0])
-
-
-def _unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(str(i) for i in items))
 

@@ -22,7 +22,7 @@ import math
 import secrets
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -36,6 +36,7 @@ __all__ = [
     "BY_NAME",
     "COLUMNS",
     "DTYPES",
+    "MIGRATIONS",
     "READ",
     "SCHEMA_VERSION",
     "SHOWN",
@@ -51,9 +52,10 @@ __all__ = [
     "redact_secrets",
     "row_to_dict",
     "to_us",
+    "unique_texts",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 Kind = Literal["str", "int", "float", "bool", "time", "list", "json"]
 
 
@@ -125,6 +127,8 @@ COLUMNS: tuple[Column, ...] = (
     _c("local_paths", "json", framed=False),
     _c("task_info", "json", shown=False),
     _c("updated_at", "time", "NOT NULL"),
+    # Added in schema 2, last so earlier columns keep their positions (migrated logs append it there too).
+    _c("reference_files", "list", "NOT NULL DEFAULT '[]'", group=_R),
 )
 BY_NAME: Mapping[str, Column] = {c.name: c for c in COLUMNS}
 STORED: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.stored)
@@ -159,8 +163,11 @@ _DDL: tuple[str, ...] = (
     "  status TEXT NOT NULL,\n  detail TEXT NOT NULL DEFAULT '{}'\n)",
     "CREATE INDEX events_by_task ON events(local_id, seq)",
 )
-# MIGRATIONS[v] upgrades a log from schema v to v + 1; add entries, never edit old ones.
-MIGRATIONS: Mapping[int, tuple[str, ...]] = {}
+# MIGRATIONS[v] upgrades a log from schema v to v + 1; add entries, never edit old ones. A new log gets
+# every column from _DDL directly (version 0 runs no migration).
+MIGRATIONS: Mapping[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE tasks ADD COLUMN reference_files TEXT NOT NULL DEFAULT '[]'",),
+}
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
@@ -257,6 +264,16 @@ def redact_secrets(text: str) -> str:
         'https://cdn.example/v.mp4?sig=[redacted key]'
     """
     return KEY_IN_TEXT.sub(REDACTED, text)
+
+
+def unique_texts(items: Iterable[str]) -> list[str]:
+    """Items as strings, first occurrence kept, in order (tags).
+
+    Example:
+        >>> unique_texts(["a", "b", "a"])
+        ['a', 'b']
+    """
+    return list(dict.fromkeys(str(i) for i in items))
 
 
 # --- Python value -> SQLite value ------------------------------------------------------------------------

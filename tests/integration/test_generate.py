@@ -70,6 +70,7 @@ async def test_generate_records_follows_and_archives(sim: Simulator, client: sn.
         "success", gen.task_id, 720, 1280, True)
     assert row["video_duration_s"] == pytest.approx(4, abs=0.1) and row["simulated"] is True
     assert row["reference_images"][1] == URL and row["reference_images"][0].startswith("http://127.0.0.1")
+    assert row["reference_files"] == ["me.png"]  # the upload URL means nothing later; the file name does
     events = log.events(gen.local_id)
     assert list(events["status"])[:2] == ["submitting", "pending"]
     assert sim.stats()["tasks_created"] == 1

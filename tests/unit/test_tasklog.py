@@ -31,7 +31,7 @@ CONTRACT = [
     "height", "fps", "video_duration_s", "has_audio", "simulated", "sweep_id", "repeat", "tags", "rating",
     "notes",
 ]
-EXTRA = ["request_hash", "media_error", "payload", "local_paths", "updated_at"]
+EXTRA = ["request_hash", "media_error", "payload", "local_paths", "updated_at", "reference_files"]
 RAW_JSON = ("payload", "local_paths")  # get() has them; df() leaves them out (the spread columns show them)
 FRAME_EXTRA = [c for c in EXTRA if c not in RAW_JSON]
 KEY = "ak_" + "A1b2C3d4" * 4
@@ -112,6 +112,56 @@ def test_a_log_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(SeedanceError, match="newer"):
         TaskLog(tmp_path / "new.sqlite")
+
+
+def _as_v1(path: Path) -> None:
+    """Turn a log written by this code into the schema-1 file it would have been (no reference_files)."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("ALTER TABLE tasks DROP COLUMN reference_files")
+        conn.execute("PRAGMA user_version = 1")
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_a_schema_1_log_is_migrated_and_keeps_its_rows(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "old.sqlite"
+    with TaskLog(path, clock=clock) as old:
+        first = run_to_success(old, clock, local_paths={"https://x.org/a.png": "/pics/a.png"})
+        old.tag(first, "keeper")
+        before = old.df().drop(columns="reference_files")
+    _as_v1(path)
+    conn = sqlite3.connect(path)
+    assert "reference_files" not in [r[1] for r in conn.execute("PRAGMA table_info(tasks)")]
+    conn.close()
+    with TaskLog(path, clock=clock) as migrated:
+        frame = migrated.df()
+        assert list(frame.columns) == CONTRACT + FRAME_EXTRA
+        assert {c: str(t) for c, t in frame.dtypes.items()} == dict(DTYPES)
+        pd.testing.assert_frame_equal(frame.drop(columns="reference_files"), before)
+        assert frame.loc[0, "reference_files"] == []  # names were not recorded before schema 2
+        assert migrated.get(first)["tags"] == ["keeper"] and len(migrated.events(first)) == 3
+        second = Ledger(migrated).begin(payload(), "hash-2", local_paths={"https://x.org/a.png": "/pics/b.png"})
+        assert migrated.get(second)["reference_files"] == ["b.png"]
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    finally:
+        conn.close()
+
+
+def test_reference_files_are_the_local_file_names_in_request_order(log: TaskLog, ledger: Ledger) -> None:
+    body = payload(reference_images=["https://up/2", "https://x.org/web.png", "https://up/1"],
+                   reference_audios=["https://up/3"])
+    uploaded = {"https://up/1": "/home/me/shots/street.png", "https://up/3": "voice.mp3",
+                "https://up/2": str(Path("/home/me/me.jpg"))}
+    lid = ledger.begin(body, "h", local_paths=uploaded)
+    assert log.get(lid)["reference_files"] == ["me.jpg", "street.png", "voice.mp3"]
+    assert log.df().set_index("local_id").at[lid, "reference_files"] == ["me.jpg", "street.png", "voice.mp3"]
+    only_urls = ledger.begin(payload(), "h2")
+    assert log.get(only_urls)["reference_files"] == []
+    assert json.loads(log.get(only_urls)["payload"])["input"]["reference_images"][0] == "https://x.org/a.png"
 
 
 def test_a_log_held_by_another_writer_raises_a_seedance_error(tmp_path: Path) -> None:
