@@ -132,14 +132,18 @@ async def _poll(job: Job, watch: _Watch, history: list[float], line: ProgressLin
 
 
 async def _wait_ticking(job: Job, seconds: float, tick: Callable[[], None]) -> None:
-    """Wait ``seconds`` between two polls, refreshing the progress line every second meanwhile."""
-    end = job.clock() + seconds
+    """Wait ``seconds`` between two polls, refreshing the progress line every second meanwhile.
+
+    The wait is counted in the job's own sleeps (not its clock), so an injected sleep keeps its meaning.
+    """
+    left = seconds
     while True:
         tick()
-        left = end - job.clock()
         if left <= 0:
             return
-        await job.sleep(min(_TICK_S, left))
+        step = min(_TICK_S, left)
+        await job.sleep(step)
+        left -= step
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sim_helpers import quick
 
 import seedance_nb as sn
 from seedance_nb.simulator import Simulator
@@ -71,10 +71,6 @@ async def resume(sim: Simulator, key: str, home: Path) -> object:
         return await sn.resume(client=client, log=sn.TaskLog(home / "tasks.sqlite"), progress=False, stale_after=0,
                                sleep=quick)
 
-
-async def quick(seconds: float) -> None:
-    """Poll often: the schedule is tested elsewhere; this is about what survives a kill."""
-    await asyncio.sleep(min(seconds, 0.05))
 
 
 async def test_kill_while_waiting_then_resume_finishes_the_same_task(sim: Simulator, fake_key: str,

@@ -3,48 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
+from sim_helpers import QUICK, URL, request
 
 import seedance_nb as sn
 from seedance_nb.simulator import Simulator
-
-URL = "https://example.com/street.png"
-
-
-async def quick(seconds: float) -> None:
-    """Poll often: these tests check what is recorded and paid, not the schedule (tests/unit/test_polling.py)."""
-    await asyncio.sleep(min(seconds, 0.05))
-
-
-QUICK: dict[str, Any] = {"progress": False, "sleep": quick}
-
-
-@pytest.fixture
-def sim(fake_key: str) -> Iterator[Simulator]:
-    simulator = Simulator(latency=0.3, api_key=fake_key).start()
-    try:
-        yield simulator
-    finally:
-        simulator.stop()
-
-
-@pytest.fixture
-def client(sim: Simulator, fake_key: str) -> sn.Client:
-    return sn.Client(api_key=fake_key, base_url=sim.base_url, timeout=2.0)
-
-
-@pytest.fixture
-def log(tmp_path: Path) -> sn.TaskLog:
-    return sn.TaskLog(tmp_path / "runs" / "tasks.sqlite")
-
-
-def request(prompt: str = "[Image1] crosses the street", **kw: object) -> sn.R2VRequest:
-    fields: dict[str, object] = {"duration": 4, "resolution": "480p", **kw}
-    return sn.R2VRequest(prompt=prompt, reference_images=[URL], **fields)  # type: ignore[arg-type]
 
 
 async def test_three_requests_one_fails_the_others_go_on(sim: Simulator, client: sn.Client, log: sn.TaskLog) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sqlite3
 import subprocess
@@ -13,11 +12,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = "https://example.com/street.png"
-
-
-async def quick(seconds: float) -> None:
-    """Poll often: these tests are about what survives and what is paid, not the schedule."""
-    await asyncio.sleep(min(seconds, 0.05))
 
 
 def child_env(base_url: str, key: str, home: Path, **extra: str) -> dict[str, str]:

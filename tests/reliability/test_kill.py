@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_kit import REFERENCE, child_env, integrity, quick, spawn, tail, wait_for
+from reliability_kit import REFERENCE, child_env, integrity, spawn, tail, wait_for
+from sim_helpers import quick
 
 import seedance_nb as sn
 from seedance_nb._media import sha256_file
