@@ -110,7 +110,7 @@ def _elapsed(job: Job, watch: _Watch) -> float:
 
 
 async def _poll(job: Job, watch: _Watch, history: list[float], line: ProgressLine) -> TaskInfo:
-    estimate = Estimate(history)
+    estimate = ExpectedTime(history)
     for wait in poll_delays(history, elapsed=watch.elapsed0):
         await _ask(job, watch)
         status = watch.info.status if watch.info else "pending"
@@ -147,7 +147,7 @@ async def _wait_ticking(job: Job, seconds: float, tick: Callable[[], None]) -> N
 
 
 @dataclass(frozen=True)
-class Estimate:
+class ExpectedTime:
     """The expected running time of a task from past tasks of its shape, and how much to trust it."""
 
     history: list[float]

@@ -105,8 +105,8 @@ async def test_on_update_sees_every_new_status(fake_client: sn.Client, fake_log:
 
 
 def test_the_remaining_time_says_when_it_is_only_a_guess() -> None:
-    from seedance_nb._generate.follow import Estimate
+    from seedance_nb._generate.follow import ExpectedTime
 
-    assert Estimate([]).left(10) is None and "no estimate yet" in Estimate([]).note
-    assert Estimate([100.0]).left(30) == 70 and Estimate([100.0]).note == "a guess from 1 past task"
-    assert Estimate([90.0, 100.0, 110.0]).note == ""  # three of the same shape: no longer called a guess
+    assert ExpectedTime([]).left(10) is None and "no estimate yet" in ExpectedTime([]).note
+    assert ExpectedTime([100.0]).left(30) == 70 and ExpectedTime([100.0]).note == "a guess from 1 past task"
+    assert ExpectedTime([90.0, 100.0, 110.0]).note == ""  # three of the same shape: no longer called a guess
