@@ -47,7 +47,8 @@ from .notebook._grid import Failed, Generations, show
 
 # name -> module that defines it, imported on first access (pandas and ipywidgets stay unloaded until needed)
 _LAZY: dict[str, str] = {"TaskLog": "tasklog", "use_simulator": "simulator.embedded",
-                          "stop_simulator": "simulator.embedded"}
+                          "stop_simulator": "simulator.embedded", "form": "notebook._form",
+                          "board": "notebook._board", "gallery": "notebook._gallery"}
 
 __all__ = [
     "MODEL_PROFILES",
@@ -86,6 +87,9 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "__version__",
+    "board",
+    "form",
+    "gallery",
     "generate",
     "generate_many",
     "generate_sync",

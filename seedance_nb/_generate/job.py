@@ -56,7 +56,7 @@ class Job:
         timeout: the whole-job deadline in seconds, counted from when the job (or ``restart()``) began.
         on_update: called with each new ``TaskInfo`` (a function or a coroutine function).
         download: archive the result media.
-        progress: show a live status line.
+        progress: show a live status line; or the ``ProgressLine`` to show it in (the form passes its own).
         clock: monotonic seconds (``time.monotonic``); a test injects a fake one.
         sleep: the coroutine that waits between polls (``asyncio.sleep``); a test injects a fake one.
     """
@@ -66,7 +66,7 @@ class Job:
     timeout: float = DEFAULT_TIMEOUT_S
     on_update: OnUpdate | None = None
     download: bool = True
-    progress: bool = True
+    progress: bool | ProgressLine = True
     clock: Callable[[], float] = time.monotonic
     sleep: Sleep = asyncio.sleep
     started: float = field(init=False)
@@ -97,7 +97,10 @@ class Job:
         return self.ledger.now()
 
     def line(self, prompt: str | None = None) -> ProgressLine:
-        """A new progress line (silent when ``progress`` is off), labelled with the start of ``prompt``."""
+        """A new progress line (silent when ``progress`` is off), labelled with the start of ``prompt``;
+        the caller's own line when ``progress`` is one."""
+        if isinstance(self.progress, ProgressLine):
+            return self.progress
         label = prompt_label(prompt) if prompt else "seedance"
         return ProgressLine(mode=None if self.progress else "off", label=label)
 

@@ -31,7 +31,7 @@ from ..errors import (
     TransportError,
     ValidationError,
 )
-from ..notebook import Generation
+from ..notebook import Generation, ProgressLine
 from .follow import follow, request_from_row
 from .job import DEFAULT_TIMEOUT_S, Job, OnUpdate, open_job
 
@@ -55,7 +55,7 @@ def job_options(**options: Any) -> dict[str, Any]:
 async def generate(request: R2VRequest | None = None, /, *, client: Client | None = None,
                    log: TaskLog | None = None, timeout: float = DEFAULT_TIMEOUT_S,
                    on_update: OnUpdate | None = None, download: bool = True, callback_url: str | None = None,
-                   new: bool = False, progress: bool = True, sweep_id: str | None = None,
+                   new: bool = False, progress: bool | ProgressLine = True, sweep_id: str | None = None,
                    repeat: int | None = None, tags: tuple[str, ...] = (),
                    clock: Callable[[], float] | None = None, sleep: Callable[[float], Awaitable[None]] | None = None,
                    **fields: Any) -> Generation:
@@ -71,7 +71,7 @@ async def generate(request: R2VRequest | None = None, /, *, client: Client | Non
         callback_url: passed to Crun (https; http only on loopback).
         new: submit even if an identical request is already in flight (which would otherwise be followed
             instead of paid for again).
-        progress: show a live status line.
+        progress: show a live status line (or a ``ProgressLine`` to show it in, as the form does).
         sweep_id, repeat, tags: recorded in the log with the task.
         clock, sleep: monotonic seconds and the wait between polls (tests inject fake ones).
 

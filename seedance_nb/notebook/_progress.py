@@ -77,14 +77,30 @@ class ProgressLine:
 
     In a Jupyter kernel it is an ``ipywidgets.HTML`` widget (its state updates, which nbval and saved
     notebooks understand); on a terminal a carriage-return line on stderr; otherwise a printed line per change.
+    Given ``widget=`` (any object with a ``value``, such as the form's status ``HTML``), it writes there
+    instead of displaying a new one: ``sn.generate(progress=line)`` then ticks inside that widget.
     """
 
-    def __init__(self, mode: Mode | None = None, *, stream: TextIO | None = None, label: str = "seedance"):
+    def __init__(self, mode: Mode | None = None, *, stream: TextIO | None = None, label: str = "seedance",
+                 widget: Any = None):
         self.stream = stream or sys.stderr
         self.label = label
-        self.mode: Mode = mode or ("widget" if _in_kernel() else "tty" if self.stream.isatty() else "text")
-        self._widget: Any = None
+        self.mode: Mode = "widget" if widget is not None else \
+            mode or ("widget" if _in_kernel() else "tty" if self.stream.isatty() else "text")
+        self._widget: Any = widget
         self._last = ""
+
+    @property
+    def text(self) -> str:
+        """The last text shown (``""`` before the first update).
+
+        Example:
+            >>> line = ProgressLine(mode="off")
+            >>> line.update("pending", elapsed=3)
+            >>> line.text
+            'pending · 3s elapsed'
+        """
+        return self._last
 
     def update(self, status: str, *, elapsed: float, remaining: float | None = None, extra: str = "") -> None:
         """Show the current status."""
@@ -96,6 +112,7 @@ class ProgressLine:
 
     def _show(self, text: str, *, final: bool) -> None:
         if self.mode == "off":
+            self._last = text
             return
         if self.mode == "widget":
             self._show_widget(text, final)
