@@ -53,9 +53,10 @@ class SimContext:
     dispatcher: CallbackDispatcher | None = field(default=None, repr=False)
 
     @classmethod
-    def create(cls, knobs: Knobs, state: SimState, faults: FaultPlan, workdir: Path) -> SimContext:
-        """A context whose renders and uploads live under ``workdir``."""
-        files = workdir / "files"
+    def create(cls, knobs: Knobs, state: SimState, faults: FaultPlan, workdir: Path,
+               files_dir: Path | None = None) -> SimContext:
+        """A context whose renders live under ``workdir``, and uploads under ``files_dir`` (default: there too)."""
+        files = workdir / "files" if files_dir is None else files_dir
         files.mkdir(parents=True, exist_ok=True)
         renderer = Renderer(workdir / "renders", on_event=state.bump)
         return cls(knobs=knobs, state=state, faults=faults, renderer=renderer, files_dir=files)
@@ -73,7 +74,9 @@ class SimContext:
             port = parts.port
         except ValueError:
             return None
-        same_host = parts.hostname in (ours.hostname, "127.0.0.1", "localhost") and port == ours.port
+        # A durable store serves files uploaded through earlier (or other) simulators on other ports too.
+        same_host = parts.hostname in (ours.hostname, "127.0.0.1", "localhost") and (
+            port == ours.port or self.state.durable)
         if not same_host or not parts.path.startswith("/files/"):
             return None
         upload = self.state.file(parts.path.removeprefix("/files/"))

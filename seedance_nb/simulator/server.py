@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--slow-delay", type=float, default=60.0, help="seconds a 'slow' answer waits (default 60)")
     p.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on 429 (default 1)")
     p.add_argument("--media-ttl", type=float, default=None, help="seconds result media stay available")
+    p.add_argument("--state-dir", default=None, metavar="PATH",
+                   help="keep tasks, assets, uploads and the balance in this folder across runs (default: memory)")
     return p
 
 
@@ -144,9 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             latency=args.latency, faults=args.faults, errors_as_200=args.errors_as_200, api_key=api_key,
             balance=args.balance, fail_rate=args.fail_rate, asset_delay=args.asset_delay,
             slow_delay=args.slow_delay, retry_after=args.retry_after, media_ttl=args.media_ttl, seed=args.seed,
-            host=args.host, port=args.port,
+            host=args.host, port=args.port, state_dir=args.state_dir,
         )
-    except ValueError as exc:
+    except (ValueError, RuntimeError) as exc:  # RuntimeError: an unreadable --state-dir
         print(f"seedance-nb simulate: {exc}", file=sys.stderr)
         return 2
     try:

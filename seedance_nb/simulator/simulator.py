@@ -1,12 +1,15 @@
 """``Simulator``: one Crun simulator, its knobs, state and fault plan, served on loopback by uvicorn.
 
 ``start()`` serves it in a background thread (tests, notebooks), ``run()`` in the foreground (the command
-line) until Ctrl+C or SIGTERM; ``stop()`` ends either and deletes the simulator's files.
+line) until Ctrl+C or SIGTERM; ``stop()`` ends either and deletes the simulator's renders. Its tasks, assets,
+uploads, balance and counters live in memory, or with ``state_dir=`` in a folder that outlives the process
+(``persist.py``): a new simulator on that folder answers for everything the earlier ones did.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import tempfile
@@ -22,6 +25,7 @@ from .app import build_app
 from .context import SimContext
 from .faults import FaultPlan, FaultSpec
 from .knobs import Knobs, LatencyLike, parse_latency
+from .persist import SimStore
 from .serving import ServerThread
 from .state import SimState, Task
 
@@ -67,6 +71,10 @@ class Simulator:
         seed: seed for faults, failures and latency draws.
         clock: the time source of task and asset lifecycles (inject a fake one in tests).
         host, port: where to listen (``port=0``: any free port).
+        state_dir: keep tasks, assets, uploads, the balance and the counters in this folder, written through
+            at every change, so that a new simulator on it (after ``stop()``, a kernel restart or a crash)
+            answers for them; ``balance`` is then only the starting balance of a new folder. Two simulators
+            may share one folder, as two kernels share one Crun account. ``None`` (the default): in memory.
 
     Example:
         >>> Simulator(latency="2-5", faults="createtask:429=0.1", seed=7)
@@ -81,6 +89,19 @@ class Simulator:
         ...     stats = sim.stats()
         >>> answer.status_code, stats["tasks_created"], stats["balance"]
         (200, 1, 471.0)
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> with Simulator(latency=0, balance=500, state_dir=folder) as sim:
+        ...     with httpx.Client(base_url=sim.base_url, headers={"x-api-key": "ak_" + "0" * 32},
+        ...                       trust_env=False) as client:
+        ...         task_id = client.post("/client/job/CreateTask", json=task).json()["data"]["task_id"]
+        >>> with Simulator(state_dir=folder, api_key="ak_" + "1" * 32) as again:   # another port, another key
+        ...     with httpx.Client(base_url=again.base_url, headers={"x-api-key": "ak_" + "1" * 32},
+        ...                       trust_env=False) as client:
+        ...         info = client.get("/client/job/TaskInfo", params={"task_id": task_id}).json()["data"]
+        ...     stats = again.stats()
+        >>> info["status"], info["result"]["media_urls"][0].startswith(again.root_url), stats["balance"]
+        ('success', True, 471.0)
     """
 
     def __init__(
@@ -101,6 +122,7 @@ class Simulator:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        state_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.knobs = Knobs(
             latency=parse_latency(latency),
@@ -117,7 +139,9 @@ class Simulator:
             clock=clock,
         )
         self.faults = FaultPlan(faults, seed=seed)
-        self.state = SimState(self.knobs)
+        self.state_dir = None if state_dir is None else Path(state_dir).expanduser().absolute()
+        kept = None if self.state_dir is None else self.state_dir / "state.sqlite"
+        self.state = SimState(self.knobs, None if kept is None else SimStore(kept, balance=self.knobs.balance))
         self._host, self._port = host, port
         self._server: ServerThread | None = None
         self._ctx: SimContext | None = None
@@ -128,7 +152,8 @@ class Simulator:
 
     def __repr__(self) -> str:
         where = self.root_url if self._server else "not started"
-        return f"<Simulator {where} latency={self.knobs.latency} faults={self.faults.spec.text!r}>"
+        kept = f" state_dir={str(self.state_dir)!r}" if self.state_dir is not None else ""
+        return f"<Simulator {where} latency={self.knobs.latency} faults={self.faults.spec.text!r}{kept}>"
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def _prepare(self) -> ServerThread:
@@ -137,7 +162,8 @@ class Simulator:
         self._workdir = Path(tempfile.mkdtemp(prefix="crun-sim-"))
         # Also removed at interpreter exit if nobody calls stop() (a notebook kernel that just ends).
         self._remove_workdir = weakref.finalize(self, shutil.rmtree, str(self._workdir), ignore_errors=True)
-        self._ctx = SimContext.create(self.knobs, self.state, self.faults, self._workdir)
+        files = None if self.state_dir is None else self.state_dir / "files"  # uploads live with the state
+        self._ctx = SimContext.create(self.knobs, self.state, self.faults, self._workdir, files_dir=files)
         try:
             server = ServerThread(build_app(self._ctx), self._host, self._port,
                                   on_shutdown=self._signal_stopping)
@@ -173,7 +199,7 @@ class Simulator:
     def run(self, on_ready: Callable[[], None] | None = None) -> None:
         """Serve in the foreground until Ctrl+C or SIGTERM (what ``seedance-nb simulate`` does).
 
-        Either signal shuts the server down, deletes the simulator's files and then raises ``KeyboardInterrupt``.
+        Either signal shuts the server down, deletes the simulator's renders and then raises ``KeyboardInterrupt``.
         """
         with _sigterm_as_ctrl_c():
             with self._lock:
@@ -190,7 +216,7 @@ class Simulator:
                     self._cleanup()
 
     def stop(self) -> None:
-        """Stop serving, kill running renders and delete the simulator's files. Safe to call twice.
+        """Stop serving, kill running renders and delete them (a ``state_dir`` is kept). Safe to call twice.
 
         Example:
             >>> sim = Simulator().start()
@@ -217,6 +243,7 @@ class Simulator:
         if self._remove_workdir is not None:
             self._remove_workdir()
             self._workdir = None
+        self.state.store.close()  # a durable store releases its file (and reopens it if read again)
 
     def __enter__(self) -> Simulator:
         return self.start()

@@ -1,8 +1,10 @@
-"""The simulator's bookkeeping: tasks, assets, uploads, balance and counters. No I/O, an injectable clock.
+"""The simulator's bookkeeping: tasks, assets, uploads, balance and counters, kept in a ``SimStore``.
 
 Statuses are computed from the clock when asked, never by timers: a task created at ``t`` with latency ``L``
 is ``pending`` until ``t + 0.2·L``, ``running`` until ``t + L``, then ``success`` or ``failed``. ``settle()``
 books what the passing of time implies (refunds of failed tasks) and is called before anything reads money.
+Times are those of the injectable clock (wall-clock seconds by default), so a task stored in a durable store
+ends at the same moment for the next simulator that opens it.
 
 Example:
     >>> from .knobs import Knobs
@@ -20,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import heapq
 import random
 import secrets
 import string
@@ -28,12 +29,12 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from concurrent.futures import Future
-from dataclasses import dataclass, field
 from typing import Any
 
 from .knobs import Knobs
-from .validation import TaskRequest, host_is_invalid
+from .persist import SimStore
+from .records import Asset, InsufficientCredits, Task, Upload
+from .validation import TaskRequest
 
 __all__ = ["Asset", "InsufficientCredits", "SimState", "Task", "Upload"]
 
@@ -45,158 +46,56 @@ UPLOAD_URL_TTL = 3600.0
 FAULT_COUNTER = "fault:"  # counters named fault:<endpoint>:<kind> count injected faults by kind
 
 
-class InsufficientCredits(Exception):
-    """The balance cannot pay for a task; nothing was charged."""
-
-    def __init__(self, cost: float, balance: float) -> None:
-        self.cost = cost
-        self.balance = balance
-        super().__init__(f"Insufficient credits: the task costs {cost:g} credits, the balance is {balance:g}")
-
-
-@dataclass
-class Task:
-    """One simulated task. Its status is a function of the clock."""
-
-    task_id: str
-    request: TaskRequest
-    created: float
-    running_at: float
-    final_at: float
-    outcome: str
-    result_code: int
-    result_message: str
-    credits: float
-    settled: bool = False
-    media_expired: bool = False
-    callback_done: bool = False
-    render: Future[Any] | None = field(default=None, repr=False)
-
-    def status(self, now: float) -> str:
-        """``pending``, ``running``, then ``success`` or ``failed`` once ``final_at`` has passed."""
-        if now >= self.final_at:
-            return self.outcome
-        return "running" if now >= self.running_at else "pending"
-
-    def media_urls(self, root_url: str) -> list[str]:
-        """The result URLs: the MP4, then the last frame when it was asked for."""
-        if self.outcome != "success":
-            return []
-        urls = [f"{root_url}/media/{self.task_id}.mp4"]
-        if self.request.return_last_frame:
-            urls.append(f"{root_url}/media/{self.task_id}_1.png")
-        return urls
-
-    def data(self, now: float, root_url: str) -> dict[str, Any]:
-        """The TaskInfo ``data`` object (also the callback body), as CRUN_API.md §5 draws it."""
-        status = self.status(now)
-        final = status in ("success", "failed")
-        req = self.request
-        return {
-            "task_id": self.task_id,
-            "provider": "ByteDance",
-            "model_version": req.model.removeprefix("bytedance/"),
-            "status": status,
-            "param": {"model": req.model, "callback_url": req.callback_url, "input": req.input},
-            "create_at": int(self.created),
-            "result": (
-                {"code": self.result_code, "message": self.result_message, "media_urls": self.media_urls(root_url)}
-                if final
-                else None
-            ),
-            "duration_s": round(self.final_at - self.created, 3) if final else None,
-            "complete_at": int(self.final_at) if final else None,
-            "source": "api",
-            "credits": self.credits,
-        }
-
-
-@dataclass
-class Asset:
-    """An uploaded asset under review: ``Processing`` until ``ready_at``, then ``Active`` or ``Failed``."""
-
-    asset_id: str
-    name: str
-    asset_type: str
-    asset_url: str
-    created: float
-    ready_at: float
-
-    def status(self, now: float) -> str:
-        """The review status at ``now``."""
-        if now < self.ready_at:
-            return "Processing"
-        return "Failed" if host_is_invalid(self.asset_url) else "Active"
-
-    def info(self, now: float) -> dict[str, Any]:
-        """The asset-info ``data`` object (times as ISO strings ending in Z)."""
-        updated = self.ready_at if now >= self.ready_at else self.created
-        return {
-            "AssetId": self.asset_id,
-            "Name": self.name,
-            "AssetType": self.asset_type,
-            "Status": self.status(now),
-            "CreateTime": _iso(self.created),
-            "UpdateTime": _iso(updated),
-        }
-
-
-@dataclass
-class Upload:
-    """A presigned upload slot; ``path`` is set once the PUT has stored the bytes."""
-
-    token: str
-    name: str
-    content_type: str
-    expires_at: float
-    path: str | None = None
-    size: int = 0
-
-
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
 class SimState:
-    """Tasks, assets, uploads, the balance and the counters of one simulator; every method is thread-safe."""
+    """Tasks, assets, uploads, the balance and the counters of one simulator; every method is thread-safe.
 
-    def __init__(self, knobs: Knobs) -> None:
+    ``store`` keeps them (default: a fresh one in memory, starting at ``knobs.balance``). Task objects are
+    cached per process, so each keeps this process's render; their bookkeeping is read back from the store,
+    which another simulator on the same file may have changed.
+    """
+
+    def __init__(self, knobs: Knobs, store: SimStore | None = None) -> None:
         self.knobs = knobs
+        self.store = store if store is not None else SimStore(None, balance=knobs.balance)
         self._lock = threading.RLock()
-        self._balance = knobs.balance
         self._tasks: dict[str, Task] = {}
-        self._unsettled: list[tuple[float, str]] = []
-        self._callbacks: list[tuple[float, str]] = []
-        self._assets: dict[str, Asset] = {}
-        self._uploads: dict[str, Upload] = {}
-        self._files: dict[str, Upload] = {}
         # Separate streams, so a fault script never shifts which tasks fail or how long they take.
         self._rng = random.Random(knobs.seed)
-        self.counters: defaultdict[str, float] = defaultdict(float)
 
     def now(self) -> float:
         """The simulator's clock."""
         return self.knobs.clock()
 
+    @property
+    def durable(self) -> bool:
+        """True when the store is a file that outlives this process."""
+        return self.store.path is not None
+
+    def _cached(self, stored: Task) -> Task:
+        """This process's object for a stored task, with the store's bookkeeping."""
+        with self._lock:
+            task = self._tasks.setdefault(stored.task_id, stored)
+            if task is not stored:
+                task.credits, task.settled = stored.credits, stored.settled
+                task.media_expired = task.media_expired or stored.media_expired
+            return task
+
     # -- money and tasks ---------------------------------------------------------------------------------
     def settle(self, now: float | None = None) -> None:
         """Book every task that ended by ``now``: a failed task gets its credits back."""
         now = self.now() if now is None else now
-        with self._lock:
-            while self._unsettled and self._unsettled[0][0] <= now:
-                _, task_id = heapq.heappop(self._unsettled)
-                task = self._tasks[task_id]
-                task.settled = True
-                if task.outcome == "failed" and task.credits:
-                    self._balance += task.credits
-                    self.counters["credits_refunded"] += task.credits
-                    task.credits = 0.0
+        for task_id, refunded in self.store.settle(now):
+            with self._lock:
+                task = self._tasks.get(task_id)
+                if task is not None:
+                    task.settled = True
+                    if refunded:
+                        task.credits = 0.0
 
     def balance(self) -> float:
         """The balance after settling what has ended."""
         self.settle()
-        with self._lock:
-            return round(self._balance, 4)
+        return round(self.store.balance(), 4)
 
     def price(self, request: TaskRequest) -> float:
         """Credits ``request`` costs."""
@@ -212,8 +111,9 @@ class SimState:
         cost = self.price(request)
         self.settle(now)
         with self._lock:
-            if cost > self._balance + 1e-9:
-                raise InsufficientCredits(cost, round(self._balance, 4))
+            balance = self.store.balance()
+            if cost > balance + 1e-9:  # checked before drawing, so a refusal never shifts the seeded draws
+                raise InsufficientCredits(cost, round(balance, 4))
             low, high = self.knobs.latency
             latency = self._rng.uniform(low, high) if high > low else low
             outcome, code, message = "success", 200, "success"
@@ -235,40 +135,29 @@ class SimState:
                 result_message=message,
                 credits=cost,
             )
-            self._balance -= cost
+            self.store.charge_and_add(task)  # checks again: another simulator may share the account
             self._tasks[task.task_id] = task
-            heapq.heappush(self._unsettled, (task.final_at, task.task_id))
-            if request.callback_url:
-                heapq.heappush(self._callbacks, (task.final_at, task.task_id))
-            self.counters["tasks_created"] += 1
-            self.counters["credits_charged"] += cost
         return task
 
     def tasks(self) -> list[Task]:
         """Every task created so far, settled up to now, oldest first (a snapshot of the list)."""
         self.settle()
-        with self._lock:
-            return list(self._tasks.values())
+        return [self._cached(task) for task in self.store.tasks()]
 
     def task(self, task_id: str) -> Task | None:
         """The task with this id, settled up to now, or ``None``."""
         self.settle()
-        with self._lock:
-            return self._tasks.get(task_id)
+        stored = self.store.task(task_id)
+        return None if stored is None else self._cached(stored)
 
     def due_callbacks(self, now: float) -> list[Task]:
-        """Tasks whose callback is due by ``now``; each is handed out once."""
-        due: list[Task] = []
-        with self._lock:
-            while self._callbacks and self._callbacks[0][0] <= now:
-                _, task_id = heapq.heappop(self._callbacks)
-                due.append(self._tasks[task_id])
-        return due
+        """Tasks whose callback is due by ``now``; each is handed out once (to one simulator of the store)."""
+        stored = (self.store.task(task_id) for task_id in self.store.claim_callbacks(now))
+        return [self._cached(task) for task in stored if task is not None]
 
     def next_callback_at(self) -> float | None:
         """When the next callback falls due (simulator clock), if any."""
-        with self._lock:
-            return self._callbacks[0][0] if self._callbacks else None
+        return self.store.next_callback_at()
 
     def media_expired(self, task: Task, now: float) -> bool:
         """True once ``expire_media()`` hit the task or ``media_ttl`` seconds passed since it ended."""
@@ -277,28 +166,27 @@ class SimState:
 
     def expire_media(self, task_ids: list[str] | None = None) -> int:
         """Make the media of these tasks (default: all) answer 404 from now on; returns how many."""
+        expired = self.store.expire_media(task_ids)
         with self._lock:
-            ids = list(self._tasks) if task_ids is None else [t for t in task_ids if t in self._tasks]
-            for task_id in ids:
-                self._tasks[task_id].media_expired = True
-            return len(ids)
+            for task_id in expired:
+                if task_id in self._tasks:
+                    self._tasks[task_id].media_expired = True
+        return len(expired)
 
     # -- assets ------------------------------------------------------------------------------------------
     def create_asset(self, name: str, asset_type: str, asset_url: str) -> Asset:
         """Register an asset; it turns Active (or Failed for a ``.invalid`` host) after ``asset_delay``."""
         now = self.now()
-        suffix = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(5))
-        asset_id = f"asset-{time.strftime('%Y%m%d%H%M%S', time.gmtime(now))}-{suffix}"
-        asset = Asset(asset_id, name, asset_type, asset_url, now, now + self.knobs.asset_delay)
-        with self._lock:
-            self._assets[asset_id] = asset
-            self.counters["assets_created"] += 1
-        return asset
+        while True:  # a taken id (1 in 60 million within a second) is drawn again
+            suffix = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(5))
+            asset_id = f"asset-{time.strftime('%Y%m%d%H%M%S', time.gmtime(now))}-{suffix}"
+            asset = Asset(asset_id, name, asset_type, asset_url, now, now + self.knobs.asset_delay)
+            if self.store.add_asset(asset):
+                return asset
 
     def asset(self, asset_id: str) -> Asset | None:
         """The asset with this id, or ``None``."""
-        with self._lock:
-            return self._assets.get(asset_id)
+        return self.store.asset(asset_id)
 
     def asset_lookup(self, asset_id: str) -> tuple[str, str] | None:
         """``(Status, AssetType)`` of an asset now, or ``None`` (the validator's view)."""
@@ -314,54 +202,46 @@ class SimState:
             content_type=content_type,
             expires_at=self.now() + UPLOAD_URL_TTL,
         )
-        with self._lock:
-            self._uploads[upload.token] = upload
+        self.store.add_upload(upload)
         return upload
 
     def claim_upload(self, token: str) -> Upload | None:
         """The open slot for ``token`` (unused, not expired), or ``None``."""
-        with self._lock:
-            upload = self._uploads.get(token)
-            if upload is None or upload.path is not None or self.now() > upload.expires_at:
-                return None
-            return upload
+        upload = self.store.open_upload(token)
+        if upload is None or self.now() > upload.expires_at:
+            return None
+        return upload
 
     def complete_upload(self, upload: Upload, path: str, size: int) -> bool:
         """Store the PUT's file; ``False`` when another PUT used the token first (single use)."""
-        with self._lock:
-            if self._uploads.pop(upload.token, None) is None:
-                return False
-            upload.path, upload.size = path, size
-            self._files[upload.name] = upload
-            self.counters["uploads_completed"] += 1
-            return True
+        if not self.store.complete_upload(upload.token, path, size):
+            return False
+        upload.path, upload.size = path, size
+        return True
 
     def file(self, name: str) -> Upload | None:
         """The stored upload served as ``/files/<name>``, or ``None``."""
-        with self._lock:
-            return self._files.get(name)
+        return self.store.file(name)
 
     # -- the admin view ----------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """``tasks_created``, ``credits_charged`` (net of refunds), ``balance``, ``callbacks_sent`` and more;
         ``faults_by_kind`` counts the injected faults as ``"endpoint:kind"``."""
         balance = self.balance()
-        with self._lock:
-            c = self.counters
-            counts = ("callbacks_failed", "callback_attempts_failed", "assets_created", "uploads_completed",
-                      "renders", "render_cache_hits", "faults_injected")
-            return {
-                "tasks_created": int(c["tasks_created"]),
-                "credits_charged": round(c["credits_charged"] - c["credits_refunded"], 4),
-                "balance": balance,
-                "callbacks_sent": int(c["callbacks_sent"]),
-                "credits_refunded": round(c["credits_refunded"], 4),
-                **{name: int(c[name]) for name in counts},
-                "faults_by_kind": {name.removeprefix(FAULT_COUNTER): int(n) for name, n in sorted(c.items())
-                                   if name.startswith(FAULT_COUNTER)},
-            }
+        c: defaultdict[str, float] = defaultdict(float, self.store.counters())
+        counts = ("callbacks_failed", "callback_attempts_failed", "assets_created", "uploads_completed",
+                  "renders", "render_cache_hits", "faults_injected")
+        return {
+            "tasks_created": int(c["tasks_created"]),
+            "credits_charged": round(c["credits_charged"] - c["credits_refunded"], 4),
+            "balance": balance,
+            "callbacks_sent": int(c["callbacks_sent"]),
+            "credits_refunded": round(c["credits_refunded"], 4),
+            **{name: int(c[name]) for name in counts},
+            "faults_by_kind": {name.removeprefix(FAULT_COUNTER): int(n) for name, n in sorted(c.items())
+                               if name.startswith(FAULT_COUNTER)},
+        }
 
     def bump(self, counter: str, amount: int = 1) -> None:
         """Add to a counter (thread-safe)."""
-        with self._lock:
-            self.counters[counter] += amount
+        self.store.bump(counter, amount)
