@@ -51,7 +51,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
-from typing import Any
+from typing import Any, cast
 
 from ._limits import KEY_IN_TEXT
 
@@ -67,22 +67,30 @@ __all__ = [
 _FULL_TRACEBACK_HINT = "(full traceback: run %tb)"
 
 
-class SeedanceError(Exception):
-    """Root of every error seedance_nb raises on purpose; IPython shows it without the toolkit's frames."""
+class ShortDisplay:
+    """For exception classes: IPython shows the message and how to see the traceback, not the toolkit's frames."""
+
+    shown_name: str | None = None  # the class name shown (a subclass of a builtin shows the builtin's)
 
     def _render_traceback_(self) -> list[str]:
         """The lines IPython shows: short while IPython handles the error a cell raised; the full traceback
         (in the current ``%xmode``) when asked later, as ``%tb`` does. Key-shaped words are masked in both.
         """
-        lines = self._short_display() if sys.exc_info()[1] is self else _full_traceback(self)
+        exc = cast(BaseException, self)  # the mixin is only ever mixed into exception classes
+        lines = self._short_display() if sys.exc_info()[1] is exc else _full_traceback(exc)
         return [mask_keys(line) for line in lines]
 
     def _short_display(self) -> list[str]:
         """The message, then the explicit cause (``raise ... from exc``), then how to see the traceback."""
-        lines = f"{type(self).__name__}: {self}".splitlines()
-        if self.__cause__ is not None:
-            lines.append(f"caused by {_one_line(self.__cause__)}")
+        lines = f"{self.shown_name or type(self).__name__}: {self}".splitlines()
+        cause = cast(BaseException, self).__cause__
+        if cause is not None:
+            lines.append(f"caused by {_one_line(cause)}")
         return [*lines, _FULL_TRACEBACK_HINT]
+
+
+class SeedanceError(ShortDisplay, Exception):
+    """Root of every error seedance_nb raises on purpose; IPython shows it without the toolkit's frames."""
 
 
 class ConfigError(SeedanceError):

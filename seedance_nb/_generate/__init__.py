@@ -11,6 +11,7 @@ the content-addressed archive as soon as they exist, because Crun's URLs expire.
     recover.py  resume()
     many.py     generate_many(): several at once, bounded, each failure kept in its slot
     sync.py     generate_sync(), run_sync()
+    detached.py what an interrupted wait raises (CancelledError, KeyboardInterrupt), shown short in notebooks
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ from ..errors import (
 )
 from ..notebook import Generation, ProgressLine
 from ..notebook._progress import clock_text as _clock_text
+from .detached import WaitCancelled
 from .job import Job
 
 __all__ = ["archive_result", "follow", "generation_from_log", "request_from_row"]
@@ -95,7 +96,7 @@ async def follow(job: Job, local_id: str, task_id: str, req: R2VRequest, line: P
     except asyncio.CancelledError:
         status = watch.info.status if watch.info else "pending"
         line.finish(f"detached · {status} · {_clock_text(_elapsed(job, watch))} · it goes on at Crun")
-        raise asyncio.CancelledError(
+        raise WaitCancelled(
             f"stopped waiting for task {task_id} (log id {local_id}, {status}): it goes on at Crun and is "
             "paid for; `await sn.resume()` follows it to its end and archives the video") from None
     gen = generation_from_log(job.log, local_id, req, info)

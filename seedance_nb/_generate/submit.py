@@ -32,6 +32,7 @@ from ..errors import (
     ValidationError,
 )
 from ..notebook import Generation, ProgressLine
+from .detached import WaitCancelled
 from .follow import follow, request_from_row
 from .job import DEFAULT_TIMEOUT_S, Job, OnUpdate, open_job
 
@@ -204,7 +205,7 @@ async def _submit(job: Job, local_id: str, payload: dict[str, Any]) -> str:
         # Interrupted while the request may have been on the wire: the task may exist. Recorded here,
         # on the loop, because a cancelled coroutine cannot await a worker thread.
         ledger.mark_unknown(local_id, "interrupted while CreateTask was in flight")
-        raise asyncio.CancelledError(
+        raise WaitCancelled(
             f"interrupted while CreateTask was in flight (log id {local_id}): the task may exist at Crun and be "
             f"paid for. It is listed as unknown and never resent on its own; sn.resubmit({local_id!r}) sends "
             "it again if you are sure it was not created") from None

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from .._models import R2VRequest
 from ..notebook import Generation
+from .detached import WaitInterrupted
 from .submit import generate
 
 __all__ = ["generate_sync", "run_sync"]
@@ -53,7 +54,7 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         try:
             return asyncio.run(watch.run(coro))  # on Ctrl+C it cancels the coroutine, then raises
         except KeyboardInterrupt:
-            raise KeyboardInterrupt(watch.message or "interrupted") from None
+            raise WaitInterrupted(watch.message or "interrupted") from None
     with _loop_lock:
         if _loop_thread is None:
             _loop_thread = _LoopThread()
@@ -65,7 +66,7 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         future.cancel()  # cancels the task on the loop thread, whose clean-up then runs
         stopped = watch.done.wait(_STOP_WAIT_S) if watch.started.is_set() else True
         reason = watch.message or "interrupted"
-        raise KeyboardInterrupt(reason if stopped else f"{reason} (still stopping in the background)") from None
+        raise WaitInterrupted(reason if stopped else f"{reason} (still stopping in the background)") from None
 
 
 def _loop_running() -> bool:

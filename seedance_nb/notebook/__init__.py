@@ -1,6 +1,8 @@
-"""What a notebook shows: the ``Generation`` view, the grid of several, the live progress line, the log table.
+"""What a notebook shows: the ``Generation`` view, the grid of several, the live progress line, the log table,
+and the widgets — ``sn.form()`` (``_form``), ``sn.board()`` (``_board``) and ``sn.gallery()`` (``_gallery``).
 
-This subpackage is the only place that imports ipywidgets, and only when a widget is shown.
+This subpackage is the only place that imports ipywidgets, and only when a widget is shown: the widget
+modules are loaded by ``sn.form``/``sn.board``/``sn.gallery`` on first use, not from here.
 
 Example:
     >>> from seedance_nb.notebook import describe

@@ -38,7 +38,7 @@ from ..errors import (
 )
 from ._generation import Generation, video_src
 
-__all__ = ["Failed", "Generations", "Item", "show"]
+__all__ = ["Failed", "Generations", "Item", "cell_html", "parameters", "show", "split_parameters"]
 
 _PROMPT_CHARS = 90
 _MESSAGE_CHARS = 300
@@ -183,12 +183,12 @@ class Generations(list[Item]):
         return f"Generations({list.__repr__(self)})"
 
     def _repr_html_(self) -> str:
-        fields = [_parameters(item) for item in self]
-        shared, differing = _split(fields)
+        fields = [parameters(item) for item in self]
+        shared, differing = split_parameters(fields)
         head = html.escape(self.summary())
         if shared:
             head += f' · <span style="color:#555">all: {html.escape(" ".join(shared.values()))}</span>'
-        cells = "".join(_cell(item, {k: v for k, v in params.items() if k in differing} if len(self) > 1
+        cells = "".join(cell_html(item, {k: v for k, v in params.items() if k in differing} if len(self) > 1
                                      else params) for item, params in zip(self, fields, strict=True))
         return (f'<div class="seedance-generations" style="font-family:sans-serif">'
                 f'<div style="margin-bottom:6px">{head}</div>'
@@ -255,8 +255,16 @@ _SHOWN: Mapping[str, Callable[[Any], str]] = {
 }
 
 
-def _parameters(item: Item) -> dict[str, str]:
-    """The caption text of each parameter of an item's request, by field name (the prompt is shown apart)."""
+def parameters(item: Item) -> dict[str, str]:
+    """The caption text of each parameter of an item's request, by field name (the prompt is shown apart).
+
+    Example:
+        >>> import seedance_nb as sn
+        >>> req = sn.R2VRequest(prompt="[Image1] waves", reference_images=["https://x.org/a.png"], duration=4)
+        >>> shown = parameters(sn.Generation(local_id="t1", task_id=None, status="success", request=req))
+        >>> shown["duration"], shown["reference_images"], shown["audio"]
+        ('4s', 'images: a.png', '+audio')
+    """
     request = item.request
     if request is None:
         return {}
@@ -272,8 +280,13 @@ def _parameters(item: Item) -> dict[str, str]:
     return shown
 
 
-def _split(fields: list[dict[str, str]]) -> tuple[dict[str, str], set[str]]:
-    """The parameters all items share (name -> text) and the names of those that differ."""
+def split_parameters(fields: list[dict[str, str]]) -> tuple[dict[str, str], set[str]]:
+    """The parameters all items share (name -> text) and the names of those that differ.
+
+    Example:
+        >>> split_parameters([{"duration": "4s", "audio": "+audio"}, {"duration": "8s", "audio": "+audio"}])
+        ({'audio': '+audio'}, {'duration'})
+    """
     known = [f for f in fields if f]
     names = {name for f in known for name in f}
     differing = {name for name in names if len({f.get(name) for f in known}) > 1}
@@ -331,7 +344,16 @@ def _status_line(item: Item) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def _cell(item: Item, params: Mapping[str, str]) -> str:
+def cell_html(item: Item, params: Mapping[str, str]) -> str:
+    """One card of a grid: the player (or the error), the prompt, the caption of ``params``, the status line.
+
+    Example:
+        >>> import seedance_nb as sn
+        >>> req = sn.R2VRequest(prompt="[Image1] <waves>", reference_images=["https://x.org/a.png"])
+        >>> card = cell_html(sn.Generation(local_id="t1", task_id="a", status="failed", request=req), {"d": "4s"})
+        >>> "&lt;waves&gt;" in card, ">4s<" in card, card.count("<video")
+        (True, True, 0)
+    """
     media = _failure(item) if isinstance(item, Failed) else _media(item)
     shown = " · ".join(text for text in params.values() if text)
     caption = f'<div style="color:#333;font-size:90%">{html.escape(shown)}</div>' if shown else ""

@@ -25,7 +25,7 @@ from typing import Any
 from ._generation import video_src
 from ._progress import clock_text
 
-__all__ = ["LogView", "badge_colours", "shape_text"]
+__all__ = ["LogView", "badge_colours", "badge_html", "credits_text", "shape_text", "shorten", "thumbnail_html"]
 
 PROMPT_CHARS = 60
 _TEXT_PROMPT_CHARS = 40
@@ -61,14 +61,59 @@ def shape_text(row: Mapping[str, Any], sep: str = " · ") -> str:
     return sep.join(str(p) for p in parts if p)
 
 
-def _shorten(text: str, limit: int) -> str:
+def badge_html(status: str) -> str:
+    """A status as a coloured, escaped badge (the colours of ``badge_colours``).
+
+    Example:
+        >>> badge_html("failed")
+        '<span style="color:#991b1b;background:#fee2e2;padding:1px 6px;border-radius:8px">failed</span>'
+    """
+    colour, background = badge_colours(status)
+    return (f'<span style="color:{colour};background:{background};padding:1px 6px;border-radius:8px">'
+            f"{html.escape(status)}</span>")
+
+
+def shorten(text: str, limit: int) -> str:
+    """Text on one line, cut to ``limit`` characters with an ellipsis.
+
+    Example:
+        >>> shorten("waves   in the rain", 12)
+        'waves in th…'
+    """
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _credits(row: Mapping[str, Any]) -> str:
+def credits_text(row: Mapping[str, Any]) -> str:
+    """A row's credits as a short number (``""`` when not charged, or not yet).
+
+    Example:
+        >>> credits_text({"credits": 23.2}), credits_text({"credits": None})
+        ('23.2', '')
+    """
     credits = row.get("credits")
     return f"{credits:g}" if credits is not None else ""
+
+
+def thumbnail_html(row: Mapping[str, Any], cwd: Path | None = None) -> str:
+    """A small ``<img>`` of a row's archived last frame, else a muted ``<video>`` of its archived video
+    linked by path (never embedded: a table of MP4s would swell the notebook), else ``""``.
+
+    Example:
+        >>> thumbnail_html({"video_path": None, "last_frame_path": None})
+        ''
+    """
+    frame, video = row.get("last_frame_path"), row.get("video_path")
+    if frame and Path(frame).is_file():
+        src = video_src(Path(frame), cwd=cwd)
+        if src and src.startswith("data:"):  # video_src types what it embeds png or mp4: name the image's own
+            src = f"data:{mimetypes.guess_type(frame)[0] or 'image/png'};{src.split(';', 1)[1]}"
+        if src:
+            return f'<img src="{html.escape(src)}" alt="" style="{_THUMB}">'
+    src = video_src(Path(video), cwd=cwd) if video else None
+    if src and not src.startswith("data:"):
+        return f'<video src="{html.escape(src)}" muted playsinline preload="metadata" style="{_THUMB}"></video>'
+    return ""
 
 
 def _elapsed(row: Mapping[str, Any]) -> str:
@@ -104,8 +149,8 @@ class LogView:
 
     def __repr__(self) -> str:
         table = [("local_id", "status", "credits", "elapsed", "shape", "prompt")]
-        table += [(str(r.get("local_id") or ""), str(r.get("status") or ""), _credits(r), _elapsed(r),
-                   shape_text(r, " "), _shorten(str(r.get("prompt") or ""), _TEXT_PROMPT_CHARS)) for r in self.rows]
+        table += [(str(r.get("local_id") or ""), str(r.get("status") or ""), credits_text(r), _elapsed(r),
+                   shape_text(r, " "), shorten(str(r.get("prompt") or ""), _TEXT_PROMPT_CHARS)) for r in self.rows]
         widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
         right = {2}  # numbers line up on the right
         lines = ["  ".join(cell.rjust(w) if i in right else cell.ljust(w)
@@ -121,29 +166,13 @@ class LogView:
                 f"</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
     def _row(self, row: Mapping[str, Any]) -> str:
-        status = str(row.get("status") or "")
-        colour, background = badge_colours(status)
-        badge = (f'<span style="color:{colour};background:{background};padding:1px 6px;border-radius:8px">'
-                 f"{html.escape(status)}</span>")
+        badge = badge_html(str(row.get("status") or ""))
         prompt = str(row.get("prompt") or "")
         files = ", ".join(str(f) for f in row.get("reference_files") or ())
-        cells = [self._thumbnail(row), badge, html.escape(_shorten(prompt, PROMPT_CHARS)),
-                 html.escape(shape_text(row)), _credits(row), _elapsed(row), html.escape(files),
+        cells = [thumbnail_html(row, self.cwd), badge, html.escape(shorten(prompt, PROMPT_CHARS)),
+                 html.escape(shape_text(row)), credits_text(row), _elapsed(row), html.escape(files),
                  f'<code>{html.escape(str(row.get("local_id") or ""))}</code>']
         tips = {2: prompt}
         return "<tr>" + "".join(
             f'<td style="{_CELL}"' + (f' title="{html.escape(tips[i])}"' if i in tips else "") + f">{cell}</td>"
             for i, cell in enumerate(cells)) + "</tr>"
-
-    def _thumbnail(self, row: Mapping[str, Any]) -> str:
-        frame, video = row.get("last_frame_path"), row.get("video_path")
-        if frame and Path(frame).is_file():
-            src = video_src(Path(frame), cwd=self.cwd)
-            if src and src.startswith("data:"):  # video_src types what it embeds png or mp4: name the image's own
-                src = f"data:{mimetypes.guess_type(frame)[0] or 'image/png'};{src.split(';', 1)[1]}"
-            if src:
-                return f'<img src="{html.escape(src)}" alt="" style="{_THUMB}">'
-        src = video_src(Path(video), cwd=self.cwd) if video else None
-        if src and not src.startswith("data:"):  # a table of embedded MP4s would swell the notebook: link only
-            return f'<video src="{html.escape(src)}" muted playsinline preload="metadata" style="{_THUMB}"></video>'
-        return ""

@@ -133,8 +133,8 @@ class TaskLog:
         """
         self._set(local_id, "notes", notes)
 
-    def tag(self, local_id: str, *tags: str) -> None:
-        """Add tags to a task (kept in order, without duplicates).
+    def tag(self, local_id: str, *tags: str, replace: bool = False) -> None:
+        """Add tags to a task (kept in order, without duplicates); ``replace=True`` sets exactly these.
 
         Example:
             >>> import tempfile, seedance_nb as sn
@@ -145,12 +145,14 @@ class TaskLog:
             >>> log.tag("t1", "sunset")
             >>> log.get("t1")["tags"]
             ['sunset', 'keeper']
+            >>> log.tag("t1", "dusk", replace=True); log.get("t1")["tags"]
+            ['dusk']
         """
         with self._db.write() as conn:
             found = conn.execute("SELECT tags FROM tasks WHERE local_id = ?", (local_id,)).fetchone()
             if found is None:
                 raise KeyError(f"no task {local_id!r} in the task log {self.path}")
-            merged = encode("tags", unique_texts([*json.loads(found[0]), *tags]))
+            merged = encode("tags", unique_texts([*([] if replace else json.loads(found[0])), *tags]))
             guard_secret("tags", merged)
             conn.execute("UPDATE tasks SET tags = ?, updated_at = ? WHERE local_id = ?",
                          (merged, self._now(), local_id))

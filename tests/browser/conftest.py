@@ -67,6 +67,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[Lab
     env.update(SEEDANCE_NB_HOME=str(root / "seedance-runs"), JUPYTER_CONFIG_DIR=str(jupyter / "config"),
                JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"), IPYTHONDIR=str(jupyter / "ipython"),
                JUPYTERLAB_WORKSPACES_DIR=str(jupyter / "workspaces"))
+    settings = jupyter / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)  # no "get notified about Jupyter news?" toast over the screenshots
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    env["JUPYTERLAB_SETTINGS_DIR"] = str(jupyter / "lab-settings")
     port, token = _free_port(), secrets.token_hex(16)
     log_path = root.parent / f"jupyterlab-{port}.log"
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
@@ -114,7 +118,7 @@ def browser_page(lab: Lab, chromium: str) -> Iterator[tuple[Any, Console]]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
             page.on("console", lambda m: (console.messages.append(f"{m.type}: {m.text}"),
                                           console.errors.append(m.text) if m.type == "error" else None))
             page.on("pageerror", lambda e: console.errors.append(f"page error: {e}"))

@@ -94,7 +94,7 @@ def cell(page: Any, index: int) -> Any:
 
 def output_text(page: Any, index: int) -> str:
     """The text of cell ``index``'s outputs."""
-    area = cell(page, index).locator(".jp-OutputArea")
+    area = cell(page, index).locator(".jp-Cell-outputArea")
     return str(area.inner_text()) if area.count() else ""
 
 

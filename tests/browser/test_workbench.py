@@ -70,14 +70,18 @@ def test_a_user_generates_watches_interrupts_and_rates_in_jupyterlab(lab: Lab, b
     form = cell(page, FORM)
     generate = form.locator(".jupyter-widgets button", has_text="Generate")
     assert generate.is_disabled(), "an empty form must not be sendable"
-    form.locator("input[type=file]").first.set_input_files(str(lab.root / "street.png"))
+    with page.expect_file_chooser() as chooser:                                   # the images' Upload button
+        form.locator(".jupyter-widgets button", has_text="Upload").first.click()
+    chooser.value.set_files(str(lab.root / "street.png"))
     form.locator(".jupyter-widgets button", has_text="[Image1]").first.wait_for(timeout=30_000)
     prompt = form.locator("textarea").first
     prompt.click()
     prompt.type("a cyclist crosses ")
     form.locator(".jupyter-widgets button", has_text="[Image1]").first.click()   # the chip inserts the token
+    page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell')[1]"
+                           ".querySelector('textarea').value.includes('[Image1]')", timeout=10_000)
     prompt.press("End")
-    prompt.type(" at dusk")
+    prompt.type("at dusk")
     slider = form.locator(".noUi-handle").first
     slider.click()
     slider.press("ArrowLeft")                                                     # 5 s → 4 s
@@ -96,21 +100,38 @@ def test_a_user_generates_watches_interrupts_and_rates_in_jupyterlab(lab: Lab, b
     playable = [v for v in videos if v["ready"] >= 2]
     assert playable and playable[0]["error"] is None
     assert abs(playable[0]["duration"] - REQUESTED_S) < 0.5, videos
+    played = page.evaluate(
+        "async () => { const v = document.querySelectorAll('.jp-Notebook .jp-Cell')[1].querySelector('video');"
+        " v.muted = true; await v.play(); await new Promise(r => setTimeout(r, 1500)); v.pause();"
+        " return v.currentTime; }")
+    assert played > 0.5, f"the video did not play: currentTime {played}"
     _shot(page, "02-video.png", form)
 
-    # -- the board shows that task -----------------------------------------------------------------------
+    # -- the board: the form's task, then a task another cell starts, live -------------------------------
     run_cell_and_wait(page, BOARD)
-    board_text = wait_for_text(page, BOARD, "success")
-    assert "a cyclist crosses" in board_text
-    _shot(page, "03-board.png", cell(page, BOARD))
-
-    # -- interrupt a running await ----------------------------------------------------------------------
+    assert "a cyclist crosses" in wait_for_text(page, BOARD, "success")
     run_cell(page, INTERRUPTED)
     wait_for_text(page, INTERRUPTED, "pending", timeout_s=30)
+    wait_for_text(page, BOARD, "walks slowly", timeout_s=15)          # fed by the log, no re-run
+
+    # -- interrupt the running await: the message says what happened -----------------------------------
     interrupt(page)
-    message = wait_for_text(page, INTERRUPTED, "resume", timeout_s=30)
-    assert "goes on at Crun" in message and "sn.resume()" in message
+    message = wait_for_text(page, INTERRUPTED, "(full traceback: run %tb)", timeout_s=30)
+    assert "goes on at Crun" in message and "sn.resume()" in message and "detached" in message
+    assert "Traceback (most recent call last)" not in message          # the story, not the toolkit's frames
     _shot(page, "04-interrupt.png", cell(page, INTERRUPTED))
+
+    # -- the board offers Resume for the task nothing follows now; a click finishes it ------------------
+    board = cell(page, BOARD)
+    resume = board.locator(".jupyter-widgets button", has_text="Resume")
+    resume.first.wait_for(timeout=15_000)
+    _shot(page, "03-board.png", board)
+    resume.first.click()
+    page.wait_for_function(
+        "() => { const b = document.querySelectorAll('.jp-Notebook .jp-Cell')[2];"
+        " return !b.innerText.includes('pending') && !b.innerText.includes('running')"
+        " && (b.innerText.match(/success/g) || []).length >= 2; }", timeout=60_000)
+    _shot(page, "03b-board-resumed.png", board)
 
     # -- a gallery of several results; rate one ---------------------------------------------------------
     run_cell_and_wait(page, GALLERY, timeout_ms=120_000)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager, start_new_kernel
+from kernel_cells import execute
 
 import seedance_nb as sn
 
@@ -37,18 +38,9 @@ RESUME = ("report = await sn.resume(progress=False, sleep=quick)\n"
 
 def run(client: BlockingKernelClient, code: str, timeout: float = 30) -> dict[str, Any]:
     """Run a cell; return the JSON it printed last. Fails on an error in the cell."""
-    printed: list[str] = []
-    errors: list[str] = []
-
-    def collect(message: dict[str, Any]) -> None:
-        if message["msg_type"] == "stream":
-            printed.append(message["content"]["text"])
-        elif message["msg_type"] == "error":
-            errors.append(f"{message['content']['ename']}: {message['content']['evalue']}")
-
-    client.execute_interactive(code, output_hook=collect, timeout=timeout)
+    printed, errors = execute(client, code, timeout)
     assert errors == [], errors
-    result: dict[str, Any] = json.loads("".join(printed).strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(printed.strip().splitlines()[-1])
     return result
 
 
