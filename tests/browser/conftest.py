@@ -33,8 +33,10 @@ START_TIMEOUT_S = 60.0
 
 
 def chromium_path() -> str | None:
-    """Debian's Chromium, or ``$CHROMIUM``; ``None`` when there is none."""
-    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+    """``$CHROMIUM`` when set (only it: set it to a missing path to see the skip), else Debian's Chromium."""
+    candidates = [os.environ["CHROMIUM"]] if os.environ.get("CHROMIUM") else ["/usr/bin/chromium",
+                                                                                shutil.which("chromium")]
+    for candidate in candidates:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return candidate
     return None
