@@ -273,9 +273,22 @@ def generation_from_log(tasklog: Any, local_id: str, req: R2VRequest, info: Task
 
 
 def request_from_row(row: Mapping[str, Any]) -> R2VRequest:
-    """Rebuild the request of a logged task: local files where the user gave them, URLs elsewhere."""
-    payload = json.loads(row["payload"]) if isinstance(row.get("payload"), str) else dict(row.get("payload") or {})
+    """Rebuild the request of a logged task: local files where the user gave them, URLs elsewhere.
+
+    From the recorded payload when there is one; a row imported without it is rebuilt from its columns.
+
+    Example:
+        >>> request_from_row({"prompt": "[Image1] waves", "reference_images": ["https://x.org/a.png"],
+        ...                   "duration": 4}).duration
+        4
+    """
+    payload = json.loads(row["payload"]) if isinstance(row.get("payload"), str) and row["payload"] else \
+        dict(row.get("payload") or {})
+    if not payload.get("input"):  # imported without its payload: the row's own columns
+        payload = {"model": row.get("model"), "input": {name: row[name] for name in INPUT_FIELDS
+                                                        if row.get(name) is not None}}
     fields = dict(payload.get("input") or {})
+    fields["prompt"] = fields.get("prompt") if isinstance(fields.get("prompt"), str) else ""
     local = json.loads(row["local_paths"]) if isinstance(row.get("local_paths"), str) else {}
     for name in REFERENCE_FIELDS:
         fields[name] = [Path(local[u]) if u in local and Path(local[u]).exists() else u for u in fields.get(name, [])]

@@ -24,7 +24,6 @@ import pandas as pd
 
 from .._answers import TaskInfo
 from .._generate.follow import request_from_row
-from .._limits import INPUT_FIELDS
 from .._models import R2VRequest
 from ..errors import Problem, ValidationError, safe_text
 from ._board_rows import error_text
@@ -107,18 +106,8 @@ def read_rows(source: Any, log: TaskLog) -> list[dict[str, Any]]:
 
 
 def _request(row: Mapping[str, Any]) -> R2VRequest:
-    """The request of a row: rebuilt from its payload (local file names where the user gave files), else
-    from its columns (a row imported without a payload)."""
-    if isinstance(row.get("payload"), str) and row["payload"] not in ("", "{}"):
-        try:
-            return request_from_row(row)
-        except (TypeError, ValueError, KeyError):
-            pass
-    fields = {name: row[name] for name in INPUT_FIELDS if row.get(name) is not None}
-    fields["prompt"] = str(fields.get("prompt") or "")
-    if row.get("model"):
-        fields["model"] = row["model"]
-    return R2VRequest(**fields)
+    """The request of a row (from its payload, with local file names; else from its columns)."""
+    return request_from_row(row)
 
 
 def generation_of(row: Mapping[str, Any]) -> Generation:

@@ -227,3 +227,12 @@ async def _boom() -> None:
 
 def test_a_form_class_is_exported_lazily() -> None:
     assert sn.form.__module__ == "seedance_nb.notebook._form" and isinstance(sn.form(), Form)
+
+
+def test_a_task_imported_without_its_payload_prefills_from_its_columns(tmp_path: Path) -> None:
+    log = sn.TaskLog(tmp_path / "tasks.sqlite")
+    log.import_records([{"local_id": "t1", "status": "success", "prompt": "[Image1] waves", "duration": 8,
+                         "aspect_ratio": "9:16", "reference_images": ["https://example.com/a.png"]}])
+    form = sn.form(from_="t1", log=log)
+    assert form.request() == sn.R2VRequest(prompt="[Image1] waves", duration=8, aspect_ratio="9:16",
+                                           reference_images=["https://example.com/a.png"])
