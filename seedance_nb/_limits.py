@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
 
 __all__ = [
     "ASPECT_RATIOS",
@@ -35,6 +37,7 @@ __all__ = [
     "REFERENCE_KINDS",
     "SHAPE_FIELDS",
     "TIMING_FIELDS",
+    "is_http_url",
 ]
 
 DEFAULT_MODEL = "bytedance/seedance2-0-mini-r2v"
@@ -78,3 +81,22 @@ KEY_FORM = re.compile(r"ak_[A-Za-z0-9]{32}")
 KEY_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])ak_[A-Za-z0-9]{32}(?![A-Za-z0-9])")
 
 FINAL_STATUSES = frozenset({"success", "failed"})
+
+_SPACE = re.compile(r"\s")
+
+
+def is_http_url(value: Any) -> bool:
+    """True for a string that is an http(s) URL with a host (and a valid port, if any) and no white space.
+
+    Example:
+        >>> [is_http_url(u) for u in ("https://x.test/a.png", "http://x.test/a b", "ftp://x.test", "http:///a")]
+        [True, False, False, False]
+    """
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")) or _SPACE.search(value):
+        return False
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # a port that is not a number from 0 to 65535 raises ValueError
+    except ValueError:
+        return False
+    return bool(parts.hostname)

@@ -30,6 +30,7 @@ from ._limits import (
     MAX_TOTAL_REFERENCES,
     MODEL_RESOLUTIONS,
     REFERENCE_KINDS,
+    is_http_url,
 )
 from ._localfiles import check_local_files, path_kind
 from .errors import Problem, mask_keys, safe_text
@@ -207,9 +208,12 @@ def _reference_problem(where: str, ref: Any) -> Problem | None:
     except ValueError:  # a broken IPv6 host, a host that NFKC-normalises to "/"...
         return Problem(where, ref, "is not a valid URL", "Use a full URL such as https://example.com/a.png.")
     if parts.scheme in ("http", "https"):
-        if parts.netloc:
+        if is_http_url(ref):  # the very test Crun (and the simulator) apply
             return None
-        return Problem(where, ref, "has no host", "Use a full URL such as https://example.com/a.png.")
+        if any(c.isspace() for c in ref):
+            return Problem(where, ref, "contains white space", "Percent-encode it (a space is %20) or remove it.")
+        return Problem(where, ref, "has no host, or a port that is not a number",
+                       "Use a full URL such as https://example.com/a.png.")
     if parts.scheme == "data":
         return Problem(where, ref[:40], "data: and Base64 references are not accepted by Crun",
                        "Save the bytes to a file and pass Path('file.png'); it is uploaded for you.")

@@ -26,7 +26,7 @@ import inspect
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -73,6 +73,8 @@ class _Watch:
     started: float  # the job's clock when this follow began
     info: TaskInfo | None = None
     not_found: int = 0
+    failing_since: float | None = None  # the job's clock at the first of the TaskInfo failures in a row
+    failure: str = ""  # the last of them, in a few words
 
 
 async def follow(job: Job, local_id: str, task_id: str, req: R2VRequest, line: ProgressLine) -> Generation:
@@ -112,8 +114,15 @@ def _elapsed(job: Job, watch: _Watch) -> float:
 
 async def _poll(job: Job, watch: _Watch, history: list[float], line: ProgressLine) -> TaskInfo:
     estimate = ExpectedTime(history)
+
+    def tick() -> None:
+        elapsed = _elapsed(job, watch)
+        status = watch.info.status if watch.info else "pending"
+        line.update(status, elapsed=elapsed, remaining=estimate.left(elapsed),
+                    extra=_trouble(job, watch) or estimate.note)
+
     for wait in poll_delays(history, elapsed=watch.elapsed0):
-        await _ask(job, watch)
+        await _ticking(_ask(job, watch), tick)
         status = watch.info.status if watch.info else "pending"
         if watch.info is not None and watch.info.is_final:
             return watch.info
@@ -123,13 +132,27 @@ async def _poll(job: Job, watch: _Watch, history: list[float], line: ProgressLin
             raise GenerationTimeout(f"task {watch.task_id} (log id {watch.local_id}) is still {status} after "
                                     f"{job.timeout:g} s; it goes on at Crun and sn.resume() picks it up",
                                     task_id=watch.task_id, local_id=watch.local_id)
-
-        def tick(now: str = status) -> None:
-            elapsed = _elapsed(job, watch)
-            line.update(now, elapsed=elapsed, remaining=estimate.left(elapsed), extra=estimate.note)
-
         await _wait_ticking(job, wait, tick)
     raise AssertionError("poll_delays never ends")  # pragma: no cover
+
+
+def _trouble(job: Job, watch: _Watch) -> str:
+    """What the line says while TaskInfo keeps failing: since when, why, and what the user can do."""
+    if watch.failing_since is None:
+        return ""
+    return (f"no answer from Crun for {_clock_text(job.clock() - watch.failing_since)} ({watch.failure}); "
+            "still trying (Cancel/interrupt, then sn.resume() later)")
+
+
+async def _ticking(request: Awaitable[None], tick: Callable[[], None]) -> None:
+    """Await ``request`` (a TaskInfo call, whose retries may take a while), refreshing the line every second."""
+    pending = asyncio.ensure_future(request)
+    try:
+        while not (await asyncio.wait({pending}, timeout=_TICK_S))[0]:
+            tick()
+        pending.result()
+    finally:
+        pending.cancel()  # interrupted meanwhile: the request goes with it (a no-op once done)
 
 
 async def _wait_ticking(job: Job, seconds: float, tick: Callable[[], None]) -> None:
@@ -173,7 +196,7 @@ async def _ask(job: Job, watch: _Watch) -> None:
     """One TaskInfo request; a new answer is recorded and passed to ``on_update``."""
     try:
         info = await job.client.task_info(watch.task_id)
-        watch.not_found = 0
+        watch.not_found, watch.failing_since = 0, None
     except NotFoundError:
         watch.not_found += 1
         if watch.not_found >= _NOT_FOUND_LIMIT:
@@ -185,6 +208,9 @@ async def _ask(job: Job, watch: _Watch) -> None:
         raise
     except (TransportError, APIError) as exc:
         log.warning("seedance_nb: TaskInfo for %s failed (%s); still polling", watch.task_id, exc)
+        if watch.failing_since is None:
+            watch.failing_since = job.clock()
+        watch.failure = f"{type(exc).__name__}: {str(exc)[:80]}"
         return
     if info == watch.info:
         return

@@ -273,7 +273,11 @@ async def resubmit(local_id: str, *, client: Client | None = None, log: TaskLog 
             raise ValidationError([Problem("local_id", local_id, "is not in the task log",
                                            "Look it up in sn.TaskLog().df().local_id.")])
         _check_resendable(row, force)
-        payload = json.loads(row["payload"])
+        payload = json.loads(row["payload"] or "{}")
+        if not payload.get("input"):  # imported without the request it sent: there is nothing exact to resend
+            raise ValidationError([Problem("local_id", local_id, "has no stored request (imported without it)",
+                                           f"Send its fields as a new task: sn.form(from_={local_id!r}), or "
+                                           "sn.generate() with the fields of its row.")])
         await _check_affordable(job.client, payload)
         await job.write(job.ledger.mark_submitting, local_id)
         task_id = await _submit(job, local_id, payload)

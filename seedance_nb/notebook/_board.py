@@ -24,6 +24,7 @@ import asyncio
 import html
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets
@@ -50,6 +51,11 @@ if TYPE_CHECKING:
 __all__ = ["Board", "board"]
 
 TICK_S = 1.0  # elapsed times of tasks in flight move every second
+_LIVE: dict[str, Board] = {}  # the polling board of each task log (by its path) in this kernel
+
+
+def _key(log: TaskLog) -> str:
+    return str(Path(log.path).resolve())
 _SHOWN_MESSAGES = 10
 
 
@@ -82,6 +88,8 @@ class Board:
 
     def __init__(self, log: TaskLog | None = None, *, limit: int = 20, interval: float = 1.0,
                  now: Callable[[], datetime] | None = None, **options: Any) -> None:
+        if limit < 1 or interval <= 0:
+            raise ValueError(f"board() needs limit ≥ 1 and interval > 0 (got limit={limit}, interval={interval})")
         unknown = sorted(set(options) - OPTIONS)
         if unknown:
             raise TypeError(f"board() got unexpected options {unknown}; it passes {sorted(OPTIONS)} to "
@@ -119,6 +127,9 @@ class Board:
             return  # plain Python: rendered once, nothing runs in the background
         self._poller = loop.create_task(self._poll())
         self._poller.add_done_callback(self._poller_done)
+        replaced, _LIVE[_key(log)] = _LIVE.get(_key(log)), self  # re-running the cell: one poller per log
+        if replaced is not None and replaced is not self:
+            replaced.close(widgets=False, why="a newer sn.board() on this log took over; this one is frozen")
 
     # --- reading and rendering ---------------------------------------------------------------------------
 
@@ -318,8 +329,10 @@ class Board:
 
     # --- life and display --------------------------------------------------------------------------------
 
-    def close(self) -> None:
+    def close(self, *, widgets: bool = True, why: str = "") -> None:
         """Stop the background task and close the widgets (actions already started run to their end).
+
+        A newer board on the same log stops this one's polling and leaves its table in place, saying ``why``.
 
         Example:
             >>> import asyncio, tempfile, seedance_nb as sn
@@ -334,6 +347,11 @@ class Board:
         """
         if self._poller is not None:
             self._poller.cancel()
+        if _LIVE.get(_key(self.log)) is self:
+            del _LIVE[_key(self.log)]
+        if not widgets:
+            self._heading.value += f" <span style='color:#92400e'>· {html.escape(why)}</span>"
+            return
         for line in self._lines.values():
             line.close()
         self._lines = {}

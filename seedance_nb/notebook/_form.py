@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -22,10 +23,10 @@ import ipywidgets as widgets
 
 from .._client import Client
 from .._generate.follow import request_from_row
-from .._limits import ASPECT_RATIOS, DURATION_RANGE, REFERENCE_FIELDS
+from .._limits import ASPECT_RATIOS, DURATION_RANGE, FINAL_STATUSES, REFERENCE_FIELDS
 from .._localfiles import check_local_files
 from .._models import R2VRequest
-from ..errors import Problem, ValidationError
+from ..errors import Problem, ValidationError, mask_keys
 from ._form_model import FormValues, insert_token, model_options, pick_resolution, problems_html
 from ._form_references import ReferenceList
 from ._form_run import Runner
@@ -73,7 +74,8 @@ def form(from_: str | None = None, *, client: Client | None = None, log: TaskLog
         True
         >>> sn.stop_simulator()
     """
-    base = _logged_request(from_, log) if from_ is not None else None
+    row = _logged_row(from_, log) if from_ is not None else None
+    base = request_from_row(row) if row is not None else None
     request = R2VRequest.from_fields(base, **fields) if base is not None else \
         R2VRequest.from_fields(**{"prompt": "", **fields})
     shown = [p for p in request.validate(check_files=False) if p.field in _CONTROL_FIELDS]
@@ -81,17 +83,30 @@ def form(from_: str | None = None, *, client: Client | None = None, log: TaskLog
         shown.insert(0, Problem("prompt", repr(request.prompt)[:40], "must be a string", "Pass the prompt as text."))
     if shown:
         raise ValidationError(shown)
-    return Form(request, client=client, log=log)
+    made = Form(request, client=client, log=log)
+    if row is not None and row.get("status") not in FINAL_STATUSES | {"rejected"}:
+        made.status.value = f"<span style='color:#92400e'>{html.escape(_in_flight_note(row), quote=False)}</span>"
+    return made
 
 
-def _logged_request(local_id: str, log: TaskLog | None) -> R2VRequest:
+def _in_flight_note(row: Mapping[str, Any]) -> str:
+    """What to know before sending again the fields of a task that has not ended."""
+    local_id, status = row.get("local_id"), row.get("status")
+    if status == "unknown":
+        return (f"task {local_id} is unknown (CreateTask got no answer; it may exist and be paid for): "
+                f"await sn.resubmit({local_id!r}) sends it again when you are sure it was not created")
+    return (f"task {local_id} is still {status}: Generate with these same fields follows it instead of paying "
+            "again; await sn.resume() finishes every unfinished task")
+
+
+def _logged_row(local_id: str, log: TaskLog | None) -> dict[str, Any]:
     from ..tasklog import TaskLog
 
     row = (log if log is not None else TaskLog()).get(local_id)
     if row is None:
         raise ValidationError([Problem("from_", local_id, "is not in the task log",
                                        "Look it up in sn.TaskLog().df().local_id.")])
-    return request_from_row(row)
+    return row
 
 
 class Form:
@@ -354,7 +369,7 @@ class Form:
         problems = len(self.draft().validate(check_files=False))
         state = "running" if self.running else "ready" if self.request() is not None else \
             f"{problems} problem{'s' if problems != 1 else ''}" if problems else "checking files"
-        return f"Form({', '.join([repr(prompt_label(self.prompt.value, 40)), *counts, state])})"
+        return f"Form({', '.join([repr(mask_keys(prompt_label(self.prompt.value, 40))), *counts, state])})"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = self.root._repr_mimebundle_(**kwargs)

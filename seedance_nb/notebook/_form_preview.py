@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from .._models import Reference
 from .._probe import ffmpeg_exe, probe
+from ..errors import mask_keys
 from ._form_model import upload_path
 
 __all__ = ["Preview", "preview", "reference_html", "save_upload"]
@@ -114,8 +115,9 @@ def reference_html(token: str, ref: Reference, field: str, shown: Preview | None
         parts.append(f'{html.escape(ref.name)} <span style="color:#555">({html.escape(detail)})</span>')
         return " ".join(parts)
     text = str(ref)
-    if field == "reference_images" and _is_http(text):
+    if field == "reference_images" and _is_http(text) and mask_keys(text) == text:  # a key is never sent out
         parts.append(f'<img src="{html.escape(text)}" alt="" style="height:32px;vertical-align:middle">')
+    text = mask_keys(text)
     parts.append(html.escape(text if len(text) <= 100 else text[:99] + "…"))
     return " ".join(parts)
 

@@ -36,6 +36,11 @@ _TITLES = {"reference_images": "Reference images", "reference_videos": "Referenc
            "reference_audios": "Reference audio"}
 
 
+# JupyterLab's connection to the kernel drops a message over 10 MiB, and with it the whole upload, unseen by the
+# kernel: say so on the button, and point at the box, which takes the path of a file of any size.
+UPLOAD_TIP = "files up to 10 MB pass through the notebook's connection; for larger ones type their path in the box"
+
+
 class ReferenceList:
     """The widgets of one reference list; ``value`` is its references, in order.
 
@@ -56,12 +61,12 @@ class ReferenceList:
         self._previews: dict[Path, Preview] = {}
         self.title = widgets.HTML()
         self.rows = widgets.VBox()
-        self.entry = widgets.Text(placeholder="https://… or asset://… (several: separate with spaces)",
+        self.entry = widgets.Text(placeholder="https://…, asset://… or a local path (several: separate with spaces)",
                                   continuous_update=False, layout=widgets.Layout(width="30em"))
         self.add_button = widgets.Button(description="Add", tooltip=f"add to {field}",
                                          layout=widgets.Layout(width="4em"))
         self.upload = widgets.FileUpload(accept=",".join(KIND_LIMITS[field].suffixes), multiple=True,
-                                         description="Upload")
+                                         description="Upload ≤ 10 MB", tooltip=UPLOAD_TIP)
         self.add_button.on_click(lambda _: self._add_typed())
         self.entry.observe(lambda _: self._add_typed(), names="value")  # Enter adds too (no continuous sync)
         self.upload.observe(self._uploaded, names="value")

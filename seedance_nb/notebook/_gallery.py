@@ -197,6 +197,8 @@ class Gallery:
 
     def _tag(self, cell: GalleryCell, text: str) -> None:
         tags = parse_tags(text)
+        if tags == list(cell.row.get("tags") or ()):  # the text was only tidied (or put back): nothing to write
+            return
         self._save(cell, "tags", tags, lambda: self.log.tag(cell.local_id, *tags, replace=True),
                    f"saved: tags {', '.join(tags)}" if tags else "saved: no tags")
 
@@ -221,9 +223,11 @@ class Gallery:
         if error is None:
             cell.row[name] = value
             cell.say(done)
-            return
-        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-        cell.say(f"not saved: {type(error).__name__}: {message}", error=True)
+        else:
+            message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+            cell.say(f"not saved: {type(error).__name__}: {message}", error=True)
+        if name == "tags":  # the field shows what the log holds: tidied, and never a refused (key-shaped) text
+            cell.tags.value = ", ".join(cell.row.get("tags") or ())
 
     def _write_done(self, cell: GalleryCell, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -273,7 +277,8 @@ class Gallery:
         for value, ids in self.groups:
             shown = ", ".join(i + (f" ★{self.cells[i].rating.value}" if self.cells[i].rating.value else "")
                               for i in ids)
-            lines.append(f"{group_title(self.by, value, len(ids)) if self.by else f'{len(ids)} videos'}: {shown}")
+            title = group_title(self.by, value, len(ids)) if self.by else f"{len(ids)} video{'s' * (len(ids) != 1)}"
+            lines.append(f"{title}: {shown}")
         return "\n".join(lines)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:

@@ -57,6 +57,10 @@ def _plain(value: Any) -> Any:
 
 def _records(source: Any) -> list[dict[str, Any]]:
     if isinstance(source, pd.DataFrame):
+        if len(source) and "local_id" not in source.columns:
+            raise ValidationError([Problem("df", safe_text(list(source.columns), 60), "has no local_id column",
+                                           "Pass sn.TaskLog().df() or rows of it (filtered, sorted, with columns "
+                                           "of your own).")])
         return [{str(k): _plain(v) for k, v in rec.items()} for rec in source.to_dict("records")]
     if isinstance(source, (str, Generation, Failed)) or not isinstance(source, Iterable):
         source = [source]
@@ -75,7 +79,8 @@ def read_rows(source: Any, log: TaskLog) -> list[dict[str, Any]]:
     user's own included) over the log's row, except rating and tags, which are always the log's.
 
     Raises:
-        ValidationError: ``source`` is neither a DataFrame nor a list of local ids or ``Generation``s.
+        ValidationError: ``source`` is neither a DataFrame (with a ``local_id`` column) nor a list of local ids
+            or ``Generation``s; or it names local ids the log does not hold.
 
     Example:
         >>> import tempfile, seedance_nb as sn
@@ -94,6 +99,10 @@ def read_rows(source: Any, log: TaskLog) -> list[dict[str, Any]]:
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
         stored |= {r["local_id"]: r for r in log._query(f"WHERE local_id IN ({', '.join('?' * len(chunk))})", chunk)}
+    missing = [i for i in ids if i not in stored]
+    if missing and all(set(r) == {"local_id"} for r in records):  # bare ids: nothing to show for those
+        raise ValidationError([Problem("df", safe_text(missing, 60), f"{len(missing)} of these local ids are not "
+                                       f"in the task log {log.path}", "Pass ids of this log, or log=<its TaskLog>.")])
     rows, seen = [], set()
     for record in records:
         local_id = str(record.get("local_id"))

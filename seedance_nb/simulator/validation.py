@@ -35,6 +35,7 @@ from .._limits import (
     MODEL_RESOLUTIONS,
     REFERENCE_FIELDS,
     REFERENCE_KINDS,
+    is_http_url,
 )
 from .bodies import MAX_BODY_BYTES, Rejection, parse_json_object
 from .bodies import type_name as _type
@@ -97,23 +98,6 @@ def host_is_invalid(url: str) -> bool:
     except ValueError:
         return False
     return host == "invalid" or host.endswith(".invalid")
-
-
-def is_http_url(value: Any) -> bool:
-    """True for a string that is an http(s) URL with a host (and a valid port, if any) and no white space.
-
-    Example:
-        >>> [is_http_url(u) for u in ("https://x.test/a.png", "http://x.test/a b", "ftp://x.test", "http:///a")]
-        [True, False, False, False]
-    """
-    if not isinstance(value, str) or not value.startswith(("http://", "https://")) or _SPACE.search(value):
-        return False
-    try:
-        parts = urlsplit(value)
-        _ = parts.port  # a port that is not a number from 0 to 65535 raises ValueError
-    except ValueError:
-        return False
-    return bool(parts.hostname)
 
 
 def asset_id_of(value: Any) -> str | None:

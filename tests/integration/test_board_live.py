@@ -131,3 +131,17 @@ async def test_the_board_sees_a_task_written_by_another_process(log: sn.TaskLog)
     await board.wait_for(lambda b: [r["local_id"] for r in b.rows] == ["t-other"], timeout=10)
     assert board.actions["t-other"].description == "Resume" and "from elsewhere" in board.html
     await closed(board)
+
+
+async def test_rerunning_the_board_cell_leaves_one_poller_per_log(log: sn.TaskLog) -> None:
+    before = len(asyncio.all_tasks())
+    boards = [sn.board(log) for _ in range(5)]  # the cell run five times
+    await asyncio.sleep(0)
+    assert [board.running for board in boards] == [False, False, False, False, True]
+    assert "took over" in boards[0]._heading.value  # the old table stays, frozen, and says why
+    assert len(asyncio.all_tasks()) == before + 1
+    other = sn.board(sn.TaskLog(log.path.parent / "other.sqlite"))  # another log keeps its own board
+    await asyncio.sleep(0)
+    assert boards[-1].running and other.running
+    boards[-1].close()
+    await closed(other)  # and nothing of any of them is left on the loop

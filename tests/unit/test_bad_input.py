@@ -196,3 +196,16 @@ async def test_upload_file_of_an_unreadable_path_is_a_validation_error(fake_key:
         with pytest.raises(sn.ValidationError) as caught:
             await client.upload_file(path)
     assert caught.value.fields == ["path"]
+
+
+@pytest.mark.parametrize("url", ["https://e.com/a.png", "https://e.com/a b.png", "https://e.com/\t.png",
+                                 'https://e.com/"><img src=x onerror=alert(1)>.png', "https://e.com:99999/a.png",
+                                 "https://e.com:80/a.png", "http:///a.png", "https://[::1]:8080/a.png"])
+def test_the_client_accepts_a_reference_url_exactly_when_the_simulator_would(url: str) -> None:
+    from seedance_nb.simulator.validation import validate_task_body
+
+    local = sn.R2VRequest(prompt="[Image1] waves", reference_images=[url]).validate()
+    answer = validate_task_body({"model": "bytedance/seedance2-0-mini-r2v",
+                                 "input": {"prompt": "[Image1] waves", "reference_images": [url]}})
+    remote = getattr(answer, "errors", ())  # a Rejection lists its errors; an accepted TaskRequest has none
+    assert (local == []) == (not remote), (local, remote)

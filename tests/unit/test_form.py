@@ -236,3 +236,30 @@ def test_a_task_imported_without_its_payload_prefills_from_its_columns(tmp_path:
     form = sn.form(from_="t1", log=log)
     assert form.request() == sn.R2VRequest(prompt="[Image1] waves", duration=8, aspect_ratio="9:16",
                                            reference_images=["https://example.com/a.png"])
+
+
+def test_a_key_typed_into_the_form_is_never_shown_or_sent_to_a_thumbnail_host() -> None:
+    key = "ak_" + "Q" * 32
+    form = sn.form(prompt=f"{key} [Image1] waves", reference_images=[f"https://example.com/a.png?token={key}"])
+    row = form.reference_images.rows.children[0].children[1].value  # the reference's line: token, thumbnail, URL
+    assert key not in repr(form) and key not in row and "example.com/a.png" in row
+    assert "<img" not in row  # no thumbnail: the browser would send the key to that host
+    assert key not in str(form._repr_mimebundle_())
+
+
+@pytest.mark.parametrize(("status", "says"), [("pending", "follows it instead of paying again"),
+                                              ("unknown", "sn.resubmit('t1') sends it again"),
+                                              ("success", "")])
+def test_a_form_from_a_task_that_has_not_ended_says_so(tmp_path: Path, status: str, says: str) -> None:
+    log = sn.TaskLog(tmp_path / "tasks.sqlite")
+    log.import_records([{"local_id": "t1", "status": status, "prompt": "[Image1] waves",
+                         "reference_images": ["https://example.com/a.png"]}])
+    shown = sn.form(from_="t1", log=log).status.value
+    assert (says in shown) if says else shown == ""
+
+
+def test_a_board_needs_a_positive_limit_and_interval(tmp_path: Path) -> None:
+    log = sn.TaskLog(tmp_path / "tasks.sqlite")
+    for bad in ({"limit": 0}, {"limit": -5}, {"interval": 0}):
+        with pytest.raises(ValueError, match="limit ≥ 1 and interval > 0"):
+            sn.board(log, **bad)

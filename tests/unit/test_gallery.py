@@ -139,6 +139,7 @@ async def test_tags_typed_replace_the_task_s_tags(log: sn.TaskLog) -> None:
     view.cells["t1"].tags.value = "dusk,  keeper, "
     await view.saved()
     assert log.get("t1")["tags"] == ["dusk", "keeper"]
+    assert view.cells["t1"].tags.value == "dusk, keeper"  # the field shows what was saved, tidied
     view.cells["t1"].tags.value = "keeper"  # a tag deleted from the field leaves the log too
     await view.saved()
     assert log.get("t1")["tags"] == ["keeper"] and "saved: tags keeper" in view.cells["t1"].status.value
@@ -154,6 +155,8 @@ async def test_a_failed_write_shows_in_its_cell(log: sn.TaskLog, tmp_path: Path)
     assert "not saved: KeyError: no task &#x27;t1&#x27; in the task log" in view.cells["t1"].status.value
     assert "#b91c1c" in view.cells["t1"].status.value and "not saved: KeyError" in view.html
     assert "not saved" in view.cells["t2"].status.value
+    assert view.cells["t2"].tags.value == ""  # the refused key-shaped text does not stay in the widget's state
+    assert "a1a1a1a1a1a1a1a1" not in view.html
     assert log.get("t1")["rating"] is None
     view.close()
     other.close()
@@ -189,3 +192,13 @@ def test_the_text_form_and_the_display_bundle(log: sn.TaskLog) -> None:
     bundle = view._repr_mimebundle_()
     assert bundle["text/plain"] == repr(view) and "application/vnd.jupyter.widget-view+json" in bundle
     view.close()
+
+
+def test_a_gallery_of_what_is_not_in_the_log_is_refused_not_made_up(log: sn.TaskLog) -> None:
+    import pandas as pd
+
+    with pytest.raises(sn.ValidationError, match="has no local_id column"):
+        sn.gallery(pd.DataFrame({"a": [1, 2]}), log=log)
+    with pytest.raises(sn.ValidationError, match="1 of these local ids are not in the task log"):
+        sn.gallery(["t1", "nope"], log=log)
+    assert len(sn.gallery(pd.DataFrame({"local_id": []}), log=log).cells) == 0  # an empty selection is fine

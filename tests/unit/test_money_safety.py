@@ -194,3 +194,12 @@ async def test_an_estimate_without_a_balance_still_says_what_is_wrong(
         with pytest.raises(sn.InsufficientCreditsError, match="29 credits"):
             await sn.generate(**PROMPT, **run_options(client, fake_log, fake_clock))
     assert fake_crun.created == {} and len(fake_log) == 0
+
+
+async def test_a_task_imported_without_its_request_is_not_resent_blindly(
+        fake_client: sn.Client, fake_log: sn.TaskLog, fake_clock: FakeClock, fake_crun: FakeCrun) -> None:
+    fake_log.import_records([{"local_id": "t1", "status": "failed", "prompt": "[Image1] waves",
+                              "reference_images": ["https://example.com/a.png"]}])
+    with pytest.raises(sn.ValidationError, match="has no stored request"):
+        await sn.resubmit("t1", **run_options(fake_client, fake_log, fake_clock))
+    assert "/client/job/CreateTask" not in fake_crun.calls

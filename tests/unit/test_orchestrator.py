@@ -110,3 +110,28 @@ def test_the_remaining_time_says_when_it_is_only_a_guess() -> None:
     assert ExpectedTime([]).left(10) is None and "no estimate yet" in ExpectedTime([]).note
     assert ExpectedTime([100.0]).left(30) == 70 and ExpectedTime([100.0]).note == "a guess from 1 past task"
     assert ExpectedTime([90.0, 100.0, 110.0]).note == ""  # three of the same shape: no longer called a guess
+
+
+async def test_the_line_says_when_crun_stops_answering_and_keeps_ticking(
+        fake_client: sn.Client, fake_log: sn.TaskLog, fake_clock: FakeClock, fake_crun: FakeCrun) -> None:
+    from seedance_nb.notebook import ProgressLine
+
+    shown: list[str] = []
+
+    class Recorded(ProgressLine):
+        def _show(self, text: str, *, final: bool) -> None:
+            super()._show(text, final=final)
+            shown.append(text)
+
+    fake_crun.info_status = 503  # Crun stops answering TaskInfo as soon as the task exists
+    options = {**run_options(fake_client, fake_log, fake_clock), "progress": Recorded(mode="off")}
+    with pytest.raises(sn.GenerationTimeout):
+        await sn.generate(**PROMPT, timeout=120, **options)
+    trouble = [text for text in shown if "no answer from Crun for" in text]
+    assert trouble and "ServerError" in trouble[-1] and "sn.resume()" in trouble[-1]
+    assert len({text.split(" · ")[1] for text in trouble}) >= 30  # the elapsed time moved on while it failed
+    fake_crun.info_status = None  # Crun answers again
+    shown.clear()
+    report = await sn.resume(**{**options, "progress": Recorded(mode="off")})
+    assert report["status"].tolist() == ["success"]
+    assert not any("no answer from Crun" in text for text in shown)
