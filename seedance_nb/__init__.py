@@ -48,7 +48,9 @@ from .notebook._grid import Failed, Generations, show
 # name -> module that defines it, imported on first access (pandas and ipywidgets stay unloaded until needed)
 _LAZY: dict[str, str] = {"TaskLog": "tasklog", "use_simulator": "simulator.embedded",
                           "stop_simulator": "simulator.embedded", "form": "notebook._form",
-                          "board": "notebook._board", "gallery": "notebook._gallery"}
+                          "board": "notebook._board", "gallery": "notebook._gallery",
+                          "summarize": "_report", "report": "_report", "rerun": "_report",
+                          "sweep": "_sweep", "sweep_sync": "_sweep"}
 
 __all__ = [
     "MODEL_PROFILES",
@@ -93,10 +95,15 @@ __all__ = [
     "generate",
     "generate_many",
     "generate_sync",
+    "report",
+    "rerun",
     "resubmit",
     "resume",
     "show",
     "stop_simulator",
+    "summarize",
+    "sweep",
+    "sweep_sync",
     "use_simulator",
 ]
 
