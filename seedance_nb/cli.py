@@ -39,8 +39,10 @@ def _run(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="seedance-nb", description=__doc__.splitlines()[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("simulate", help="run the Crun simulator in the foreground", add_help=False)
-    demo = commands.add_parser("demo", help="end-to-end run against the embedded simulator")
-    demo.add_argument("--latency", type=float, default=1.0, help="simulated seconds per task (default 1)")
+    demo = commands.add_parser("demo", help="a priced sweep, its summary and an offline report, on the embedded "
+                                            "simulator (prints the report's path last)")
+    demo.add_argument("--latency", type=float, default=1.0,
+                      help="mean simulated seconds per task, drawn between half and 1.5 times it (default 1)")
     commands.add_parser("log", help="print the task log")
     commands.add_parser("resume", help="poll every unfinished task in the log to its end")
     args, rest = parser.parse_known_args(argv)

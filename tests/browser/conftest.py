@@ -127,3 +127,31 @@ def browser_page(lab: Lab, chromium: str) -> Iterator[tuple[Any, Console]]:
             yield page, console
         finally:
             browser.close()
+
+
+@pytest.fixture
+def file_page(chromium: str) -> Iterator[tuple[Any, list[str], list[str]]]:
+    """A Chromium page for files opened from ``file://`` (no JupyterLab), its console errors, and every request
+    that was not for a local file (each one aborted and recorded)."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    remote: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 1600})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+
+            def route(r: Any) -> None:
+                if r.request.url.startswith("file://"):
+                    r.continue_()
+                else:
+                    remote.append(r.request.url)
+                    r.abort()
+
+            page.route("**/*", route)
+            yield page, errors, remote
+        finally:
+            browser.close()

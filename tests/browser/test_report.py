@@ -4,7 +4,6 @@ the console stays clean. No JupyterLab is needed: the page is a plain file."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -18,36 +17,6 @@ from seedance_nb._report import report
 from seedance_nb.simulator import Simulator
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
-
-
-@pytest.fixture
-def file_page(chromium: str) -> Iterator[tuple[Any, list[str], list[str]]]:
-    """A Chromium page, its console errors, and every request that was not for a local file (aborted)."""
-    from playwright.sync_api import sync_playwright
-
-    errors: list[str] = []
-    remote: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1300, "height": 1600})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-
-            def route(r: Any) -> None:
-                if r.request.url.startswith("file://"):
-                    r.continue_()
-                else:
-                    remote.append(r.request.url)
-                    r.abort()
-
-            page.route("**/*", route)
-            yield page, errors, remote
-        finally:
-            browser.close()
-
 
 def _make_report(tmp_path: Path, fake_key: str) -> Path:
     sim = Simulator(latency=0, api_key=fake_key).start()

@@ -22,17 +22,43 @@ def run(*args: str, home: Path, timeout: float = 120) -> subprocess.CompletedPro
                           env=env, timeout=timeout, check=False, cwd=home.parent)
 
 
-def test_demo_generates_a_matching_video_and_log_and_resume_read_it(tmp_path: Path) -> None:
+def test_demo_runs_a_priced_sweep_summarizes_it_and_ends_with_its_report(tmp_path: Path) -> None:
     home = tmp_path / "runs"
     demo = run("demo", "--latency", "0.2", home=home)
     assert demo.returncode == 0, demo.stderr[-2000:]
-    assert demo.stdout.count("ok ") == 4 and "BAD" not in demo.stdout
-    video = next(line.split("video: ", 1)[1] for line in demo.stdout.splitlines() if line.startswith("video: "))
-    assert Path(video).is_file() and Path(video).parent == home / "media"
+    out = demo.stdout
+    assert "8 tasks (2 prompts × 2 ratios × 2 repeats), 8 to send, estimated 92.8 credits; budget 150" in out
+    assert ": 8 success, 92.8 credits" in out
+    table = out.split("summary by prompt and aspect ratio:\n", 1)[1].splitlines()
+    assert table[0].split()[:4] == ["prompt", "aspect_ratio", "tasks", "succeeded"]
+    assert sum("drifts across" in line or "misty forest" in line for line in table[1:5]) == 4
+    assert all(line.split()[-6:-4] == ["2", "2"] for line in table[1:5])  # tasks, succeeded per group
+    assert out.count("  ok  task ") == 8 and "BAD" not in out
+    last = out.splitlines()[-1]
+    assert last.startswith("report: ")
+    page = Path(last.removeprefix("report: "))
+    assert page.is_absolute() and page.is_file() and page.name == "index.html"
+    assert page.parent == home / "demo" / "report" and (page.parent / "manifest.json").is_file()
+    assert len(list((page.parent / "media").glob("*.mp4"))) == 4  # repeats of one payload: one video each
     listing = run("log", home=home)
-    assert listing.returncode == 0 and "success" in listing.stdout and "drifts across" in listing.stdout
+    assert listing.returncode == 0 and listing.stdout.count("success") == 8 and "drifts across" in listing.stdout
     resumed = run("resume", home=home)
     assert resumed.returncode == 0 and "nothing to resume" in resumed.stdout
+    again = run("demo", "--latency", "0.2", home=home)  # the same sweep: continued, nothing paid again
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "0 to send" in again.stdout and "8 already in the log" in again.stdout
+    assert again.stdout.splitlines()[-1] == last
+
+
+def test_demo_check_fails_on_a_task_without_its_video(capsys: pytest.CaptureFixture[str]) -> None:
+    import pandas as pd
+
+    from seedance_nb.demo import _verify
+
+    rows = pd.DataFrame([{"status": "failed", "aspect_ratio": "16:9", "repeat": 0, "video_path": None,
+                          "error_message": "501: generation failed", "duration": 4, "audio": True}])
+    assert _verify(rows) is False
+    assert "BAD task 0 (16:9, repeat 0): failed, 501: generation failed — failed: archived" in capsys.readouterr().out
 
 
 def test_log_on_an_empty_home(tmp_path: Path) -> None:
