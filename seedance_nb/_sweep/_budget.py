@@ -128,7 +128,7 @@ def check_cap(total: float, cap: float | None, *, spent: float = 0.0, tasks: int
     raise BudgetExceededError(f"the sweep is estimated at {total:g} credits ({tasks} tasks){done}, above "
                               f"max_credits={cap:g}; nothing was sent. Raise max_credits, or make the grid or "
                               "repeats smaller (dry_run=True shows the plan and its price).",
-                              estimate=total + spent, cap=cap)
+                              estimate=round(total + spent, 6), cap=cap)  # sums of floats: 92.8, not 92.79999
 
 
 class Budget:
