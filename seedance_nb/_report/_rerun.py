@@ -169,7 +169,8 @@ async def rerun(manifest_path: str | os.PathLike[str], *, client: Client | None 
                   + ("; dry run: nothing sent" if dry_run else ""))
         if max_credits is not None and total > max_credits:
             raise BudgetExceededError(f"the rerun would cost about {total:g} credits, above max_credits="
-                                      f"{max_credits:g}; nothing was sent", estimate=round(total, 6), cap=float(max_credits))
+                                      f"{max_credits:g}; nothing was sent", estimate=round(total, 6),
+                                      cap=float(max_credits))
         if dry_run:
             return plan_df
         return await _run(plan, new_id, client_, log, concurrency, total, progress, generate_options)
