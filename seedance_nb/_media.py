@@ -2,9 +2,10 @@
 
 Crun keeps result media for about 14 days, so a finished task's video (and last frame) is downloaded at
 once into ``$SEEDANCE_NB_HOME/media/<sha256>.<ext>``. A download is streamed into a temporary file in the
-archive folder while it is hashed, checked against Content-Length, verified with the bundled ffmpeg (a
-video must have a picture stream and decode without an error; an image must show a picture), and only then
-moved into place atomically. A file already in the archive is left as it is, so archiving twice is harmless.
+archive folder while it is hashed, checked against Content-Length, verified in process with PyAV (a video's
+container is opened and every packet demuxed and checked, so a truncated, cut or garbage file is caught in a
+few milliseconds; ``full_decode=True`` decodes every frame too; an image must decode), and only then moved into
+place atomically. A file already in the archive is left as it is, so archiving twice is harmless.
 
 Media URLs are public CDN URLs. The ``http`` client given to ``archive`` must **not** carry the Crun API key:
 use a plain ``httpx.AsyncClient()``, not the API client's. As a second guard, ``archive`` strips any
@@ -30,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import subprocess
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._probe import MediaProbe, decodes_cleanly, probe
+from ._probe import BrokenMedia, MediaProbe, verify
 from ._retrying import RetryPolicy, retrying
 from .config import home_dir
 from .errors import MediaError, MediaExpiredError
@@ -65,7 +65,7 @@ _BACKOFF = RetryPolicy(base_delay=0.5, max_delay=5.0)  # between downloads of on
 
 @dataclass(frozen=True)
 class ArchivedMedia:
-    """A verified file in the archive: where it is, its SHA-256 and size, and what ffmpeg tells about it."""
+    """A verified file in the archive: where it is, its SHA-256 and size, and what FFmpeg tells about it."""
 
     path: Path
     sha256: str
@@ -191,6 +191,8 @@ async def archive(
     attempts: int = 3,
     progress: Progress | None = None,
     sleep: Sleep = asyncio.sleep,
+    full_decode: bool = False,
+    expect_duration_s: float | None = None,
 ) -> ArchivedMedia:
     """Download ``url`` into the archive, verify it, and return where it is and what it holds.
 
@@ -202,6 +204,10 @@ async def archive(
         attempts: how many downloads to try when one is truncated, corrupt or cut off.
         progress: called as ``progress(bytes_so_far, total_or_None)`` while downloading.
         sleep: the backoff between attempts (tests inject a fake one).
+        full_decode: decode every frame as well (about 15× the cost of the packet check; it also catches
+            damage inside the compressed pictures, which demuxing cannot see).
+        expect_duration_s: the length that was asked for; a video more than 0.5 s (or 10 %) off is
+            treated as a broken download.
 
     Raises:
         MediaExpiredError: the URL answered 403/404/410 (the media is gone; retrying cannot help).
@@ -222,9 +228,10 @@ async def archive(
         The module docstring archives a real clip.
     """
     reasons: list[str] = []
+    checks = _Checks(full_decode, expect_duration_s)
 
     async def attempt(number: int) -> ArchivedMedia:
-        return await _attempt(url, media_dir, http, kind, progress)
+        return await _attempt(url, media_dir, http, kind, progress, checks)
 
     def wait_after(exc: Exception, number: int) -> float | None:
         if not isinstance(exc, _Retryable):
@@ -244,8 +251,14 @@ async def archive(
         ) from None
 
 
+@dataclass(frozen=True)
+class _Checks:
+    full_decode: bool
+    expect_duration_s: float | None
+
+
 async def _attempt(
-    url: str, folder: Path, http: httpx.AsyncClient, kind: MediaKind, progress: Progress | None
+    url: str, folder: Path, http: httpx.AsyncClient, kind: MediaKind, progress: Progress | None, checks: _Checks
 ) -> ArchivedMedia:
     # The writer's pid in the name: clean_partial_downloads() removes the leftovers of dead processes only.
     fd, name = tempfile.mkstemp(dir=folder, prefix=f"{_PART}{os.getpid()}-", suffix=suffix_for(url, kind))
@@ -256,7 +269,7 @@ async def _attempt(
             out.flush()
             # The log will point at this file: it must survive a crash. fsync can take long: off the loop.
             await asyncio.to_thread(os.fsync, out.fileno())
-        found = await asyncio.to_thread(_verify, part, kind)
+        found = await asyncio.to_thread(_verify, part, kind, checks)
         final = folder / f"{digest}{suffix_for(url, kind)}"
         if final.exists() and final.stat().st_size == size:
             part.unlink()  # already archived (same bytes): leave the file readers may have open alone
@@ -318,14 +331,12 @@ def _content_length(response: httpx.Response) -> int | None:
     return int(value) if value and value.strip().isdigit() else None
 
 
-def _verify(path: Path, kind: MediaKind) -> MediaProbe:
-    # ffmpeg runs as a subprocess; the caller runs this in a worker thread to keep the event loop free.
+def _verify(path: Path, kind: MediaKind, checks: _Checks) -> MediaProbe:
+    # In process, but it reads the whole file: the caller runs this in a worker thread.
     try:
-        found = probe(path)
-        if not found.has_video:
-            raise _Retryable(f"ffmpeg finds no picture in the downloaded {kind} (corrupt or not a {kind})")
-        if not decodes_cleanly(path):
-            raise _Retryable(f"the downloaded {kind} does not decode cleanly (truncated or corrupt)")
-    except subprocess.TimeoutExpired as exc:
-        raise _Retryable(f"ffmpeg took over {exc.timeout:g} s to check the downloaded {kind}") from exc
-    return found
+        return verify(path, kind=kind, full=checks.full_decode, expect_duration_s=checks.expect_duration_s)
+    except BrokenMedia as exc:
+        reason = str(exc)
+        if reason.startswith("no picture"):
+            raise _Retryable(f"FFmpeg finds {reason.replace(' it ', f' the downloaded {kind} ', 1)}") from None
+        raise _Retryable(f"the downloaded {kind} does not decode cleanly: {reason}") from None

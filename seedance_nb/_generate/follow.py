@@ -259,7 +259,8 @@ async def archive_result(job: Job, local_id: str, info: TaskInfo) -> None:
         await job.write(job.ledger.record_media_error, local_id, "the task succeeded without a video URL")
         return
     try:
-        video = await archive(info.video_url, media_dir=media_dir, http=job.client.http, kind="video")
+        video = await archive(info.video_url, media_dir=media_dir, http=job.client.http, kind="video",
+                              full_decode=job.full_decode)
         frame = None
         if info.last_frame_url:
             frame = await archive(info.last_frame_url, media_dir=media_dir, http=job.client.http, kind="image")

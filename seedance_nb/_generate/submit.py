@@ -55,7 +55,8 @@ def job_options(**options: Any) -> dict[str, Any]:
 
 async def generate(request: R2VRequest | None = None, /, *, client: Client | None = None,
                    log: TaskLog | None = None, timeout: float = DEFAULT_TIMEOUT_S,
-                   on_update: OnUpdate | None = None, download: bool = True, callback_url: str | None = None,
+                   on_update: OnUpdate | None = None, download: bool = True, full_decode: bool = False,
+                   callback_url: str | None = None,
                    new: bool = False, progress: bool | ProgressLine = True, sweep_id: str | None = None,
                    repeat: int | None = None, tags: tuple[str, ...] = (),
                    clock: Callable[[], float] | None = None, sleep: Callable[[float], Awaitable[None]] | None = None,
@@ -69,6 +70,7 @@ async def generate(request: R2VRequest | None = None, /, *, client: Client | Non
         timeout: the whole-job deadline in seconds (default 30 min); the task stays resumable after it.
         on_update: called with each new ``TaskInfo`` (a plain function or a coroutine function).
         download: archive the video and last frame locally (default true).
+        full_decode: verify the archived video by decoding every frame (slower) rather than every packet.
         callback_url: passed to Crun (https; http only on loopback).
         new: submit even if an identical request is already in flight (which would otherwise be followed
             instead of paid for again).
@@ -98,8 +100,8 @@ async def generate(request: R2VRequest | None = None, /, *, client: Client | Non
     """
     req = R2VRequest.from_fields(request, **fields)
     await asyncio.to_thread(req.check)  # local files are probed with ffmpeg
-    options = job_options(timeout=timeout, on_update=on_update, download=download, progress=progress,
-                          clock=clock, sleep=sleep)
+    options = job_options(timeout=timeout, on_update=on_update, download=download, full_decode=full_decode,
+                          progress=progress, clock=clock, sleep=sleep)
     async with open_job(client=client, log=log, **options) as job:
         line = job.line(req.prompt)
         digests = await asyncio.to_thread(_digests, req)

@@ -183,12 +183,11 @@ def report(df: pd.DataFrame, path: str | os.PathLike[str], title: str | None = N
 
     Example:
         >>> import asyncio, json, tempfile, seedance_nb as sn
-        >>> import seedance_nb as sn; report = sn.report
         >>> gens = asyncio.run(sn.generate_many([{"aspect_ratio": "16:9"}, {"aspect_ratio": "9:16"}],
         ...     prompt="[Image1] waves", reference_images=["https://example.com/a.png"], duration=4, progress=False))
-        >>> page = report(sn.TaskLog().df(), tempfile.mkdtemp() + "/report", title="Ratios", by="aspect_ratio")
+        >>> page = sn.report(sn.TaskLog().df(), tempfile.mkdtemp() + "/report", title="Ratios", by="aspect_ratio")
         >>> manifest = json.loads((page.parent / "manifest.json").read_text())
-        >>> len(manifest["tasks"]), [g["title"] for g in manifest["groups"]]
+        >>> len(manifest["tasks"]), sorted(g["title"] for g in manifest["groups"])   # groups: in the df's order
         (2, ['aspect_ratio = 16:9 · 1 task', 'aspect_ratio = 9:16 · 1 task'])
     """
     folder = Path(path)

@@ -139,13 +139,12 @@ async def rerun(manifest_path: str | os.PathLike[str], *, client: Client | None 
 
     Example:
         >>> import asyncio, tempfile, seedance_nb as sn
-        >>> import seedance_nb as sn; report, rerun = sn.report, sn.rerun
         >>> _ = sn.generate_sync(prompt="[Image1] waves", reference_images=["https://example.com/a.png"],
         ...                      duration=4, progress=False)
-        >>> page = report(sn.TaskLog().df(), tempfile.mkdtemp() + "/first")
-        >>> plan = asyncio.run(rerun(page.parent / "manifest.json", dry_run=True))
+        >>> page = sn.report(sn.TaskLog().df(), tempfile.mkdtemp() + "/first")
+        >>> plan = asyncio.run(sn.rerun(page.parent / "manifest.json", dry_run=True))
         rerun of 1 task from ...: estimated 23.2 credits (1 shape priced) into sweep rerun-...; dry run: nothing sent
-        >>> rows = asyncio.run(rerun(page.parent / "manifest.json", progress=False))
+        >>> rows = asyncio.run(sn.rerun(page.parent / "manifest.json", progress=False))
         >>> rows.status.tolist(), rows.sweep_id.iloc[0] == rows.attrs["sweep_id"]
         (['success'], True)
     """

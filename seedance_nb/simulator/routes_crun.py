@@ -80,7 +80,7 @@ def _lookup(request: Request, ctx: SimContext, param: str, find: Callable[[str],
 @crun_route("taskinfo")
 async def task_info(request: Request, ctx: SimContext) -> Response:
     """GET /client/job/TaskInfo?task_id= → the task object; a successful task starts its render."""
-    task = _lookup(request, ctx, "task_id", ctx.state.task, "Task")
+    task = _lookup(request, ctx, "task_id", ctx.state.polled_task, "Task")
     if isinstance(task, Response):
         return task
     data = task.data(ctx.state.now(), ctx.root_url)

@@ -150,6 +150,28 @@ class SimState:
         stored = self.store.task(task_id)
         return None if stored is None else self._cached(stored)
 
+    def polled_task(self, task_id: str) -> Task | None:
+        """The task as TaskInfo shows it: like ``task()``, without reading the store when it cannot tell more.
+
+        Once a task is settled, or while it has not ended, nothing TaskInfo shows of it can change in the store
+        (its status follows the clock; its credits change only when it is settled), so this process's copy is
+        answered as it is: the hot path of polling reads no SQLite. Otherwise it is ``task()``.
+
+        Example:
+            >>> from .validation import validate_task_body
+            >>> state = SimState(Knobs(latency=0))
+            >>> req = validate_task_body({"model": "bytedance/seedance2-0-mini-r2v",
+            ...                           "input": {"prompt": "a cat", "reference_images": ["https://x.test/a.png"]}})
+            >>> task = state.create_task(req)
+            >>> state.polled_task(task.task_id) is task, task.settled, state.polled_task("nope")
+            (True, True, None)
+        """
+        with self._lock:
+            known = self._tasks.get(task_id)
+        if known is not None and (known.settled or self.now() < known.final_at):
+            return known
+        return self.task(task_id)
+
     def due_callbacks(self, now: float) -> list[Task]:
         """Tasks whose callback is due by ``now``; each is handed out once (to one simulator of the store)."""
         stored = (self.store.task(task_id) for task_id in self.store.claim_callbacks(now))

@@ -16,6 +16,7 @@ import pytest
 
 from seedance_nb.simulator import Simulator
 from seedance_nb.simulator.server import main
+from seedance_nb.simulator.serving import http_protocol_class
 
 KEY = "ak_" + "Sim0" * 8
 
@@ -42,6 +43,20 @@ def test_two_simulators_are_independent() -> None:
     with Simulator(balance=5) as a, Simulator(balance=7) as b:
         assert a.port != b.port
         assert a.stats()["balance"] == 5 and b.stats()["balance"] == 7
+
+
+@pytest.mark.parametrize("httptools", [True, False], ids=["httptools", "h11 fallback"])
+def test_both_http_protocols_serve_and_hang_up(httptools: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not httptools:
+        monkeypatch.setitem(sys.modules, "httptools", None)  # as if it were not installed: uvicorn's h11
+    expected = "DroppableHttpToolsProtocol" if httptools else "DroppableH11Protocol"
+    assert http_protocol_class().__name__ == expected
+    with Simulator(latency=0, faults="balance:drop=1") as sim, httpx.Client(
+            base_url=sim.base_url, headers={"x-api-key": "ak_" + "p" * 32}, trust_env=False) as c:
+        assert sim._server is not None and getattr(sim._server.config.http, "__name__", "") == expected
+        assert c.get("/client/job/Models").status_code == 200
+        with pytest.raises(httpx.RemoteProtocolError):
+            c.get("/client/account/balance")  # the drop fault closes the connection without an answer
 
 
 def test_stop_is_quick_with_slow_answers_pending() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from seedance_nb.simulator.knobs import Knobs, parse_latency
+from seedance_nb.simulator.persist import SimStore
 from seedance_nb.simulator.render_command import RenderSpec, Tile, build_command, frame_size
 from seedance_nb.simulator.state import InsufficientCredits, SimState
 from seedance_nb.simulator.validation import TaskRequest, validate_task_body
@@ -90,6 +91,24 @@ def test_failed_tasks_are_refunded_when_they_end(body: Callable[..., dict[str, A
     assert task.credits == 0.0 and task.status(clock()) == "failed" and task.result_code == 501
     stats = state.stats()
     assert stats["credits_charged"] == 0 and stats["credits_refunded"] == 29.0
+
+
+def test_polling_reads_the_store_only_when_it_can_tell_more(body: Callable[..., dict[str, Any]], clock: Any,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    store = SimStore(None, balance=100)
+    state, other = SimState(Knobs(latency=5, clock=clock), store), SimState(Knobs(latency=5, clock=clock), store)
+    task = state.create_task(request(body, prompt="x [simulate:failed]", duration=10, resolution="480p"))
+    reads: list[str] = []
+    real_read = store.task
+    monkeypatch.setattr(store, "task", lambda task_id: reads.append(task_id) or real_read(task_id))
+    assert state.polled_task(task.task_id) is task and reads == []  # running: only the clock moves it
+    clock.advance(5)
+    assert other.balance() == 100.0  # the other simulator on the store books the refund first …
+    polled = state.polled_task(task.task_id)
+    assert polled is task and reads == [task.task_id]  # … so this one reads it back once,
+    assert task.settled and task.credits == 0.0 and task.data(clock(), "")["credits"] == 0.0
+    assert state.polled_task(task.task_id) is task and len(reads) == 1  # and never again once settled
+    assert other.polled_task(task.task_id) == task and state.polled_task("no-such-task") is None
 
 
 def test_moderated_and_fail_rate(body: Callable[..., dict[str, Any]], clock: Any) -> None:

@@ -1,10 +1,11 @@
-"""The media archive: streamed download, checksum, verification with ffmpeg, retries, expiry (MockTransport)."""
+"""The media archive: streamed download, checksum, verification with PyAV, retries, expiry (MockTransport)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import subprocess
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+import seedance_nb._media as media_module
 from seedance_nb._media import ArchivedMedia, archive, media_dir, sha256_file, suffix_for
-from seedance_nb._probe import ffmpeg_exe
+from seedance_nb._probe import BrokenMedia, MediaProbe, decodes_cleanly, ffmpeg_exe, probe, verify
 from seedance_nb.errors import MediaError, MediaExpiredError
 
 URL = "https://cdn.example/result/abc123.mp4?X-Sig=1"
@@ -190,7 +192,13 @@ async def test_no_api_key_header_reaches_the_cdn(mp4: bytes, tmp_path: Path) -> 
     assert "authorization" not in server.requests[1].headers
 
 
-async def test_verification_does_not_block_the_event_loop(mp4: bytes, tmp_path: Path) -> None:
+async def test_verification_does_not_block_the_event_loop(mp4: bytes, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def slow_verify(path: Path, **options: Any) -> MediaProbe:
+        time.sleep(0.05)  # a big file, or full_decode=True: tens of milliseconds
+        return verify(path, **options)
+
+    monkeypatch.setattr(media_module, "verify", slow_verify)
     ticks = 0
 
     async def ticker() -> None:
@@ -201,7 +209,7 @@ async def test_verification_does_not_block_the_event_loop(mp4: bytes, tmp_path: 
 
     task = asyncio.create_task(ticker())
     try:
-        await run(Server(serve(mp4)), tmp_path)  # ffmpeg probes and decodes for tens of milliseconds
+        await run(Server(serve(mp4)), tmp_path)
     finally:
         task.cancel()
     assert ticks >= 3
@@ -222,3 +230,110 @@ def test_helpers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert media_dir(tmp_path) == tmp_path / "media"
     assert suffix_for(URL, "video") == ".mp4" and suffix_for("https://c/x.MOV", "video") == ".mov"
     assert suffix_for("https://c/x.exe", "video") == ".mp4" and suffix_for("https://c/x", "image") == ".png"
+
+
+# --- verification in process (PyAV): what a download can do to a video, and what each check catches ---
+
+def packets(path: Path) -> list[tuple[str, int, int]]:
+    """(stream type, byte position, size) of every packet, in file order."""
+    import av
+
+    with av.open(str(path)) as container:
+        return sorted(((p.stream.type, p.pos, p.size) for p in container.demux() if p.size), key=lambda t: t[1])
+
+
+def damaged(tmp_path: Path, data: bytes | bytearray, name: str = "broken.mp4") -> Path:
+    out = tmp_path / name
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_verify_reads_the_facts_of_a_whole_video(mp4: bytes, tmp_path: Path) -> None:
+    clip = damaged(tmp_path, mp4, "clip.mp4")
+    found = verify(clip, expect_duration_s=2)
+    assert (found.width, found.height, found.fps, found.has_audio, found.video_codec) == (640, 360, 24.0, True, "h264")
+    assert found == probe(clip) == verify(clip, full=True) and decodes_cleanly(clip)
+
+
+@pytest.mark.parametrize("share", [0.1, 0.5, 0.9, 0.999])
+def test_a_video_truncated_mid_file_is_caught(mp4: bytes, tmp_path: Path, share: float) -> None:
+    clip = damaged(tmp_path, mp4[: int(len(mp4) * share)])
+    with pytest.raises(BrokenMedia, match=r"cut short|index announces|no picture|covers"):
+        verify(clip)
+    assert not decodes_cleanly(clip)
+
+
+def test_a_video_with_a_piece_cut_out_is_caught(mp4: bytes, tmp_path: Path) -> None:
+    middle = len(mp4) // 2
+    with pytest.raises(BrokenMedia):
+        verify(damaged(tmp_path, mp4[:middle] + mp4[middle + 1000:]))
+
+
+@pytest.mark.parametrize("body", [b"", b"\x00" * 4096, bytes(range(256)) * 200, b"<html>Access denied</html>"],
+                         ids=["zero-length", "zeros", "garbage", "html"])
+def test_garbage_and_empty_files_show_no_picture(tmp_path: Path, body: bytes) -> None:
+    with pytest.raises(BrokenMedia, match="no picture"):
+        verify(damaged(tmp_path, body))
+    assert not probe(tmp_path / "broken.mp4").has_video
+
+
+def test_an_mp4_without_its_moov_index_is_caught(mp4: bytes, tmp_path: Path) -> None:
+    moov_last = tmp_path / "moov-last.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(damaged(tmp_path, mp4, "src.mp4")), "-c", "copy",
+                    str(moov_last)], check=True, timeout=60)
+    data = moov_last.read_bytes()
+    assert data.rfind(b"moov") > data.find(b"mdat")  # the index comes last: a cut file loses it
+    with pytest.raises(BrokenMedia, match="no picture"):
+        verify(damaged(tmp_path, data[: data.rfind(b"moov") - 8]))
+
+
+def test_garbage_over_a_packet_start_breaks_its_nal_units(mp4: bytes, tmp_path: Path) -> None:
+    video = [(pos, size) for kind, pos, size in packets(damaged(tmp_path, mp4, "src.mp4")) if kind == "video"]
+    pos, _ = video[len(video) // 2]
+    data = bytearray(mp4)
+    data[pos:pos + 64] = b"\xff" * 64  # the 4-byte NAL length now points past the packet
+    with pytest.raises(BrokenMedia, match="malformed NAL units"):
+        verify(damaged(tmp_path, data))
+
+
+def test_damage_inside_the_picture_data_needs_the_full_decode(tmp_path: Path) -> None:
+    clip = tmp_path / "busy.mp4"
+    render(clip, "-f", "lavfi", "-i", "testsrc2=s=640x360:r=24:d=1", "-c:v", "libx264", "-preset", "ultrafast",
+           "-pix_fmt", "yuv420p", "-movflags", "+faststart")
+    kind, pos, size = max(packets(clip), key=lambda packet: packet[2])  # the key frame: the biggest packet
+    data = bytearray(clip.read_bytes())
+    data[pos + size // 2:pos + size // 2 + 16] = bytes(range(200, 216))
+    broken = damaged(tmp_path, data)
+    assert kind == "video" and verify(broken).width == 640  # every packet is there and well formed …
+    with pytest.raises(BrokenMedia, match="decode"):
+        verify(broken, full=True)  # … but the picture inside one is not
+
+
+def test_a_video_of_the_wrong_length_is_caught(mp4: bytes, tmp_path: Path) -> None:
+    clip = damaged(tmp_path, mp4, "clip.mp4")
+    assert verify(clip, expect_duration_s=2.3).duration_s == pytest.approx(2.0, abs=0.1)  # within 0.5 s
+    with pytest.raises(BrokenMedia, match="lasts 2 s, but 5 s were asked for"):
+        verify(clip, expect_duration_s=5)
+
+
+async def test_archive_checks_the_length_and_can_decode_in_full(mp4: bytes, tmp_path: Path) -> None:
+    with pytest.raises(MediaError, match="5 s were asked for"):
+        await run(Server(serve(mp4)), tmp_path / "a", attempts=1, expect_duration_s=5)
+    clip = await run(Server(serve(mp4)), tmp_path / "b", expect_duration_s=2, full_decode=True)
+    assert clip.width == 640 and leftovers(tmp_path / "b") == []
+
+
+async def test_an_empty_download_is_retried_then_refused(tmp_path: Path) -> None:
+    with pytest.raises(MediaError, match="empty file"):
+        await run(Server(serve(b"")), tmp_path, attempts=2)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".gif"])
+def test_a_truncated_picture_is_caught(tmp_path: Path, suffix: str) -> None:
+    whole = tmp_path / f"frame{suffix}"
+    render(whole, "-f", "lavfi", "-i", "testsrc2=s=320x240", "-frames:v", "1", "-update", "1")
+    assert verify(whole, kind="image").width == 320
+    assert probe(whole).fps == (25.0 if suffix == ".gif" else None)  # a GIF may be animated; a still has no rate
+    data = whole.read_bytes()
+    with pytest.raises(BrokenMedia):
+        verify(damaged(tmp_path, data[: len(data) * 2 // 3], f"cut{suffix}"), kind="image")

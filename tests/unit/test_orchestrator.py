@@ -135,3 +135,21 @@ async def test_the_line_says_when_crun_stops_answering_and_keeps_ticking(
     report = await sn.resume(**{**options, "progress": Recorded(mode="off")})
     assert report["status"].tolist() == ["success"]
     assert not any("no answer from Crun" in text for text in shown)
+
+
+@pytest.mark.parametrize("full_decode", [False, True])
+async def test_full_decode_reaches_the_archive(fake_client: sn.Client, fake_log: sn.TaskLog, fake_clock: FakeClock,
+                                               monkeypatch: pytest.MonkeyPatch, full_decode: bool) -> None:
+    from seedance_nb._generate import follow as follow_module
+
+    seen: list[bool] = []
+    real = follow_module.archive
+
+    async def recording(*args: object, **kwargs: object) -> object:
+        if kwargs.get("kind") == "video":
+            seen.append(bool(kwargs.get("full_decode")))
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(follow_module, "archive", recording)
+    gen = await sn.generate(**PROMPT, full_decode=full_decode, **run_options(fake_client, fake_log, fake_clock))
+    assert gen.video_path is not None and seen == [full_decode]
