@@ -25,7 +25,7 @@ from typing import Any
 
 import uvicorn
 
-from .transport import TRANSPORT_KEY, droppable_protocol_class
+from .transport import droppable_protocol_class, exposing_transport
 
 __all__ = ["SIM_HEADER", "ServerThread", "bind_socket", "http_protocol_class"]
 
@@ -72,21 +72,7 @@ def http_protocol_class() -> type[asyncio.Protocol]:
     except ImportError:
         return droppable_protocol_class()
 
-    class DroppableHttpToolsProtocol(HttpToolsProtocol):
-        """HttpToolsProtocol whose app sees the connection's transport (as ``transport.py``'s h11 one)."""
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            inner = self.app
-
-            async def app(scope: Any, receive: Any, send: Any) -> None:
-                if scope.get("type") == "http":
-                    scope.setdefault("extensions", {})[TRANSPORT_KEY] = transport
-                await inner(scope, receive, send)
-
-            self.app = app  # uvicorn reads self.app for every request on this connection
-
-    return DroppableHttpToolsProtocol
+    return exposing_transport(HttpToolsProtocol)
 
 
 class ServerThread:

@@ -23,7 +23,7 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-__all__ = ["TRANSPORT_KEY", "DropResponse", "droppable_protocol_class"]
+__all__ = ["TRANSPORT_KEY", "DropResponse", "droppable_protocol_class", "exposing_transport"]
 
 TRANSPORT_KEY = "seedance_nb.transport"
 
@@ -32,10 +32,22 @@ def droppable_protocol_class() -> type[asyncio.Protocol]:
     """uvicorn's h11 protocol, with the connection's transport exposed to the app."""
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class DroppableH11Protocol(H11Protocol):
-        """H11Protocol whose app sees ``scope["extensions"]["seedance_nb.transport"]``."""
+    return exposing_transport(H11Protocol)
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+
+def exposing_transport(base: type[Any]) -> type[asyncio.Protocol]:
+    """A subclass of one of uvicorn's HTTP protocols whose app sees ``scope["extensions"][TRANSPORT_KEY]``.
+
+    Example:
+        >>> from uvicorn.protocols.http.h11_impl import H11Protocol
+        >>> exposing_transport(H11Protocol).__name__
+        'DroppableH11Protocol'
+    """
+
+    class Droppable(base):  # type: ignore[misc]
+        app: Any
+
+        def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
             inner = self.app
 
@@ -44,10 +56,10 @@ def droppable_protocol_class() -> type[asyncio.Protocol]:
                     scope.setdefault("extensions", {})[TRANSPORT_KEY] = transport
                 await inner(scope, receive, send)
 
-            # uvicorn reads self.app for every request on this connection.
-            self.app = app
+            self.app = app  # uvicorn reads self.app for every request on this connection
 
-    return DroppableH11Protocol
+    Droppable.__name__ = Droppable.__qualname__ = f"Droppable{base.__name__}"
+    return Droppable
 
 
 class DropResponse:
