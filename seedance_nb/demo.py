@@ -2,7 +2,7 @@
 
 It renders a local reference image, prices a sweep of 2 prompts × 2 aspect ratios × 2 repeats, runs it
 within a budget, prints the summary per prompt and ratio, checks every archived video against its request
-(duration, ratio, audio, codec, as ffmpeg reads them), writes a self-contained report, and ends with the
+(duration, ratio, audio, codec, as PyAV reads them), writes a self-contained report, and ends with the
 path of the report's ``index.html`` (its last line of output).
 
 Everything lands in ``$SEEDANCE_NB_HOME`` (default ``./seedance-runs``): the task log, the media, the
@@ -49,7 +49,7 @@ def _reference_image(folder: Path) -> Path:
 
 
 def _checks(row: Mapping[str, Any]) -> tuple[dict[str, bool], str]:
-    """What ffmpeg reads from a row's archived video, checked against the row's request, and a short account."""
+    """What PyAV reads from a row's archived video, checked against the row's request, and a short account."""
     path = row.get("video_path")
     if row.get("status") != "success" or not isinstance(path, str) or not Path(path).is_file():
         return {"archived": False}, str(row.get("error_message") or "no video archived")
@@ -122,7 +122,7 @@ async def run_demo(latency: float = 1.0) -> int:
         df = await _sweep(base)
         print("summary by prompt and aspect ratio:")
         print(_summary_table(df))
-        print("videos checked against their requests (ffmpeg):")
+        print("videos checked against their requests (read in process with PyAV):")
         ok = await asyncio.to_thread(_verify, df)
         page = await asyncio.to_thread(sn.report, df, home / "demo" / "report", title="seedance-nb demo",
                                        notes="2 prompts × 2 aspect ratios × 2 repeats on the embedded simulator.",
