@@ -221,32 +221,46 @@ def _check_length(found: MediaProbe, expected: float) -> None:
 
 
 def _check_packets(container: Any, file_size: int) -> None:
-    """Demux every packet and check each, then that every stream is complete (raises ``BrokenMedia``)."""
+    """Demux every packet and check each, then that every stream is complete (raises ``BrokenMedia``).
+
+    The loop runs once per packet (about 100 per second of video) and holds the GIL: it keeps to integers
+    (timestamps stay in each stream's time base until the end) and builds no text unless a check fails.
+    """
     streams = list(container.streams)
     counts = [0] * len(streams)
-    ends = [0.0] * len(streams)
+    end_pts = [0] * len(streams)
     last_dts: list[int | None] = [None] * len(streams)
     nal_sizes = [_nal_length_size(stream) for stream in streams]
+
+    def where(i: int) -> str:
+        return f"packet {counts[i] + 1} of stream {i} ({streams[i].type})"
+
     for packet in container.demux():
-        if packet.size == 0 and packet.dts is None:
+        size, dts = packet.size, packet.dts
+        if size == 0 and dts is None:
             continue  # the flush packet at the end of each stream
         i = packet.stream_index
-        where = f"packet {counts[i] + 1} of stream {i} ({streams[i].type})"
-        if packet.is_corrupt or packet.size <= 0:
-            raise BrokenMedia(f"{where} is cut short or damaged")
-        if packet.pos is not None and packet.pos >= 0 and packet.pos + packet.size > file_size:
-            raise BrokenMedia(f"{where} lies beyond the end of the file")
-        if packet.dts is not None:
-            if last_dts[i] is not None and packet.dts < last_dts[i]:
-                raise BrokenMedia(f"{where} goes back in time (dts {packet.dts} after {last_dts[i]})")
-            last_dts[i] = packet.dts
+        if packet.is_corrupt or size <= 0:
+            raise BrokenMedia(f"{where(i)} is cut short or damaged")
+        pos = packet.pos
+        if pos is not None and pos >= 0 and pos + size > file_size:
+            raise BrokenMedia(f"{where(i)} lies beyond the end of the file")
+        if dts is not None:
+            previous = last_dts[i]
+            if previous is not None and dts < previous:
+                raise BrokenMedia(f"{where(i)} goes back in time (dts {dts} after {previous})")
+            last_dts[i] = dts
         if nal_sizes[i] and not _nal_units_ok(bytes(packet), nal_sizes[i]):
-            raise BrokenMedia(f"{where} holds malformed NAL units")
+            raise BrokenMedia(f"{where(i)} holds malformed NAL units")
         counts[i] += 1
-        if packet.pts is not None and packet.time_base:
-            ends[i] = max(ends[i], float((packet.pts + (packet.duration or 0)) * packet.time_base))
+        pts = packet.pts
+        if pts is not None:
+            end = pts + (packet.duration or 0)
+            if end > end_pts[i]:
+                end_pts[i] = end
     for i, stream in enumerate(streams):
-        _check_stream_complete(container, stream, counts[i], ends[i])
+        end_s = end_pts[i] * float(stream.time_base) if stream.time_base else 0.0
+        _check_stream_complete(container, stream, counts[i], end_s)
 
 
 def _check_stream_complete(container: Any, stream: Any, count: int, end_s: float) -> None:
