@@ -267,9 +267,9 @@ async def _attempt(
         with open(fd, "wb") as out:
             digest, size = await _download(url, http, out, progress)
             out.flush()
-            # The log will point at this file: it must survive a crash. fsync can take long: off the loop.
-            await asyncio.to_thread(os.fsync, out.fileno())
-        found = await asyncio.to_thread(_verify, part, kind, checks)
+            # The log will point at this file: it must survive a crash. fsync and the check can take long: off
+            # the loop, in one trip to a worker thread.
+            found = await asyncio.to_thread(_sync_and_verify, out, part, kind, checks)
         final = folder / f"{digest}{suffix_for(url, kind)}"
         if final.exists() and final.stat().st_size == size:
             part.unlink()  # already archived (same bytes): leave the file readers may have open alone
@@ -278,6 +278,11 @@ async def _attempt(
         return ArchivedMedia(final, digest, size, found)
     finally:
         part.unlink(missing_ok=True)
+
+
+def _sync_and_verify(out: BinaryIO, part: Path, kind: MediaKind, checks: _Checks) -> MediaProbe:
+    os.fsync(out.fileno())
+    return _verify(part, kind, checks)
 
 
 async def _download(

@@ -135,7 +135,8 @@ async def open_job(*, client: Client | None = None, log: TaskLog | None = None, 
     own = client is None
     client_ = client if client is not None else await asyncio.to_thread(_default_client)
     try:
-        ledger = await asyncio.to_thread(ledger_for, log)
+        # A caller's own log means its modules are loaded: its ledger is built here, without a thread's round trip.
+        ledger = ledger_for(log) if log is not None else await asyncio.to_thread(ledger_for, log)
         yield Job(client=client_, ledger=ledger, **options)
     finally:
         if own:

@@ -13,6 +13,7 @@ import json
 import logging
 import warnings
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +40,7 @@ from .job import DEFAULT_TIMEOUT_S, Job, OnUpdate, open_job
 if TYPE_CHECKING:
     from ..tasklog import TaskLog
 
-__all__ = ["STALE_SUBMITTING_S", "generate", "job_options", "resubmit"]
+__all__ = ["STALE_SUBMITTING_S", "Prepared", "generate", "job_options", "prepare", "resubmit", "send_prepared"]
 
 log = logging.getLogger("seedance_nb")
 
@@ -99,25 +100,55 @@ async def generate(request: R2VRequest | None = None, /, *, client: Client | Non
         ['submitting', 'pending', 'success']
     """
     req = R2VRequest.from_fields(request, **fields)
-    await asyncio.to_thread(req.check)  # local files are probed with ffmpeg
+    if req.local_files:
+        await asyncio.to_thread(req.check)  # local files are probed with ffmpeg
+    else:
+        req.check()
     options = job_options(timeout=timeout, on_update=on_update, download=download, full_decode=full_decode,
                           progress=progress, clock=clock, sleep=sleep)
     async with open_job(client=client, log=log, **options) as job:
-        line = job.line(req.prompt)
-        digests = await asyncio.to_thread(_digests, req)
-        sendable = await job.client.upload_references(req, digests=digests)
-        payload = sendable.to_payload(callback_url)
-        await _check_affordable(job.client, payload)
-        local_paths = {str(sendable.references[name][i]): str(path) for name, i, path in req.local_files}
-        begin = {"simulated": job.client.simulated, "sweep_id": sweep_id, "repeat": repeat, "tags": tags,
-                 "local_paths": local_paths}
-        local_id, created = await _begin(job, payload, req.request_hash(digests), attach=not new, **begin)
-        if not created:
-            task_id = (job.log.get(local_id) or {})["task_id"]
-            line.finish(f"following identical task {local_id} already in flight (new=True pays again)")
-        else:
-            task_id = await _submit(job, local_id, payload)
-        return await follow(job, local_id, task_id, req, line)
+        prepared = await prepare(job, req, callback_url)
+        return await send_prepared(job, prepared, job.line(req.prompt), new=new, sweep_id=sweep_id, repeat=repeat,
+                                   tags=tags)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked request ready to send: its exact CreateTask body (local files uploaded), its request hash
+    (local files by content) and where each uploaded reference came from."""
+
+    request: R2VRequest
+    payload: dict[str, Any]
+    request_hash: str
+    local_paths: dict[str, str]
+
+
+async def prepare(job: Job, req: R2VRequest, callback_url: str | None = None) -> Prepared:
+    """Hash and upload the local files of a checked request, build its body and check the balance can pay.
+
+    A sweep prepares each distinct request once and sends it as many times as it repeats.
+    """
+    digests = await asyncio.to_thread(_digests, req) if req.local_files else {}
+    sendable = await job.client.upload_references(req, digests=digests)
+    payload = sendable.to_payload(callback_url)
+    await _check_affordable(job.client, payload)
+    local_paths = {str(sendable.references[name][i]): str(path) for name, i, path in req.local_files}
+    return Prepared(req, payload, req.request_hash(digests), local_paths)
+
+
+async def send_prepared(job: Job, prepared: Prepared, line: ProgressLine, *, new: bool = False,
+                        sweep_id: str | None = None, repeat: int | None = None, tags: tuple[str, ...] = ()
+                        ) -> Generation:
+    """Record a prepared request (write-ahead), send it once (or attach to its twin in flight), follow it."""
+    begin = {"simulated": job.client.simulated, "sweep_id": sweep_id, "repeat": repeat, "tags": tags,
+             "local_paths": prepared.local_paths}
+    local_id, created = await _begin(job, prepared.payload, prepared.request_hash, attach=not new, **begin)
+    if not created:
+        task_id = (job.log.get(local_id) or {})["task_id"]
+        line.finish(f"following identical task {local_id} already in flight (new=True pays again)")
+    else:
+        task_id = await _submit(job, local_id, prepared.payload)
+    return await follow(job, local_id, task_id, prepared.request, line)
 
 
 def _digests(req: R2VRequest) -> dict[Path, str]:
