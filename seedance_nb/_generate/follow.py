@@ -86,8 +86,7 @@ async def follow(job: Job, local_id: str, task_id: str, req: R2VRequest, line: P
         asyncio.CancelledError: the wait was interrupted; the message says the task goes on at Crun and how
             to finish it (the progress line says "detached").
     """
-    row = job.log.get(local_id) or {}
-    submitted = row.get("submitted_at") or job.now()
+    submitted = job.ledger.submitted_at(local_id) or job.now()
     watch = _Watch(local_id, task_id, submitted, max(0.0, (job.now() - submitted).total_seconds()), job.clock())
     history = job.log.durations({**req.shape_of(TIMING_FIELDS), "simulated": job.client.simulated})
     try:

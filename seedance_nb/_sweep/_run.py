@@ -31,6 +31,7 @@ from .._generate.job import open_job
 from .._generate.submit import Prepared, job_options, prepare, send_prepared
 from .._media import sha256_file
 from ..errors import RateLimitError, SeedanceError
+from ..notebook import Generation
 from ._budget import Budget
 from ._limiter import SharedLimiter
 from ._plan import Planned
@@ -137,7 +138,7 @@ class Runner:
                                 (self.sweep_id, slot.key, slot.planned.repeat), _LATEST)
         return found[0] if found else None
 
-    async def send(self, slot: Slot) -> None:
+    async def send(self, slot: Slot) -> Generation | None:
         """Send the task (a new row each time: repeats are not merged) and follow it; a 429 pauses the sweep.
 
         The request was checked when the sweep was planned; it is prepared (its local files uploaded) once
@@ -150,26 +151,27 @@ class Runner:
                 async with open_job(client=self.client, log=self.log, progress=False, **options) as job:
                     prepared = self.prepared.get(slot.key) or await prepare(job, slot.planned.request)
                     self.prepared[slot.key] = prepared
-                    await send_prepared(job, prepared, job.line(), new=True, sweep_id=self.sweep_id,
-                                        repeat=slot.planned.repeat)
-                return
+                    return await send_prepared(job, prepared, job.line(), new=True, sweep_id=self.sweep_id,
+                                               repeat=slot.planned.repeat)
             except RateLimitError as exc:
                 self.limiter.pause(exc.retry_after)
                 slot.note = str(exc)
             except SeedanceError as exc:  # failed, moderated, refused, timed out: the row tells; the sweep goes on
                 slot.note = str(exc)
-                return
+                return None
+        return None
 
-    async def follow(self, slot: Slot) -> None:
+    async def follow(self, slot: Slot) -> Generation | None:
         """Follow a task of an earlier run that is still in flight (as ``resume()`` does)."""
         row = slot.row or {}
         options = job_options(timeout=self.timeout, clock=self.clock, sleep=self.sleep)
         try:
             async with open_job(client=self.client, log=self.log, progress=False, **options) as job:
-                await follow(job, str(row["local_id"]), str(row["task_id"]), request_from_row(dict(row)),
-                             job.line())
+                return await follow(job, str(row["local_id"]), str(row["task_id"]), request_from_row(dict(row)),
+                                    job.line())
         except SeedanceError as exc:
             slot.note = str(exc)
+            return None
 
     async def one(self, slot: Slot) -> None:
         """Run one task (budget first for a new submission) and count it."""
@@ -181,14 +183,17 @@ class Runner:
         self.bar.started()
         self.active += 1
         self.peak = max(self.peak, self.active)
+        gen = None
         try:
-            await (self.follow(slot) if slot.action == "follow" else self.send(slot))
+            gen = await (self.follow(slot) if slot.action == "follow" else self.send(slot))
         except Exception as exc:  # one odd task never stops the sweep; it stays in the log
             log.exception("seedance_nb: sweep task %d failed", index)
             slot.note = f"unexpected {type(exc).__name__}: {exc}"
         finally:
             self.active -= 1
-        slot.row = self.latest_row(slot)
+        # A task that ended normally is told by its Generation (read from the log as it ended); otherwise the log.
+        slot.row = ({"local_id": gen.local_id, "task_id": gen.task_id, "status": gen.status, "credits": gen.credits}
+                    if gen is not None else self.latest_row(slot))
         if slot.row is None:
             slot.action = "not sent"
         self.budget.settle(index, settled_credits(slot, slot.row))

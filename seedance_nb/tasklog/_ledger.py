@@ -217,6 +217,11 @@ class Ledger:
             _event(conn, local_id, now, new_status, news)
             return True
 
+    def submitted_at(self, local_id: str) -> datetime | None:
+        """When a task was recorded as submitted (one column of one row: what following it needs to start)."""
+        found = self._db.fetch("SELECT submitted_at FROM tasks WHERE local_id = ?", (local_id,))
+        return from_us(found[0][0]) if found and found[0][0] is not None else None
+
     def find_in_flight(self, request_hash: str) -> dict[str, Any] | None:
         """The newest task with this request hash still submitting, pending or running (attach, don't pay twice)."""
         found = self.log._query("WHERE request_hash = ? AND status IN (?, ?, ?)", (request_hash, *IN_FLIGHT),
