@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import httpx
@@ -111,7 +112,8 @@ async def _sweep(base_url: str, key: str, tasks: int, concurrency: int) -> dict[
         wall = time.perf_counter() - start
     done = int((df["status"] == "success").sum())
     if done != tasks:
-        raise RuntimeError(f"the sweep ended {done} of {tasks} tasks in success")
+        counts = df["status"].value_counts().to_dict()
+        raise RuntimeError(f"the sweep ended {done} of {tasks} tasks in success: {counts}")
     return {"wall": wall, "taskinfo": infos}
 
 
@@ -132,7 +134,13 @@ def _measure(kind: str, base_url: str, key: str, tasks: int, concurrency: int, s
     cpu_before = _cpu_seconds(server_pid)
     proc = ctx.Process(target=_child, args=(kind, base_url, key, tasks, concurrency, queue))
     proc.start()
-    result: dict[str, float] = queue.get(timeout=1800)
+    while True:  # a child that dies (an exception, a kill) must end the benchmark, not leave it waiting
+        try:
+            result: dict[str, float] = queue.get(timeout=1)
+            break
+        except Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"the {kind} process ended with code {proc.exitcode} and no result") from None
     proc.join(60)
     result["server_cpu"] = _cpu_seconds(server_pid) - cpu_before
     return result
@@ -147,7 +155,8 @@ def main() -> None:
     key, port = "ak_" + secrets.token_hex(16), _free_port()
     env = {**os.environ, "CRUN_API_KEY": key}
     server = subprocess.Popen([sys.executable, "-m", "seedance_nb.cli", "simulate", "--port", str(port),
-                               "--latency", "0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               "--latency", "0", "--balance", "1e12"],  # rounds never run out of credits
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base_url = f"http://127.0.0.1:{port}/api/v1"
     try:
         deadline = time.monotonic() + 30
