@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._answers import TaskInfo
 from .._client import Client
-from .._generate.follow import follow, request_from_row
-from .._generate.job import open_job
+from .._generate.follow import archive_result, follow, request_from_row
+from .._generate.job import Job, open_job
 from .._generate.submit import Prepared, job_options, prepare, send_prepared
 from .._media import sha256_file
 from ..errors import RateLimitError, SeedanceError
@@ -129,6 +130,8 @@ class Runner:
     clock: Callable[[], float] | None = None
     sleep: Callable[[float], Awaitable[None]] | None = None
     prepared: dict[str, Prepared] = field(default_factory=dict)  # by request hash: one upload per request
+    group: asyncio.TaskGroup | None = None  # the workers' group, where archiving runs too (set by run_slots)
+    archive_room: asyncio.Semaphore | None = None  # at most `concurrency` videos fetched and checked at once
     active: int = 0  # tasks being sent or followed right now
     peak: int = 0  # the most at once (tests check the bound)
 
@@ -148,11 +151,14 @@ class Runner:
         for _ in range(RATE_LIMIT_TRIES):
             await self.limiter.wait()
             try:
-                async with open_job(client=self.client, log=self.log, progress=False, **options) as job:
+                async with open_job(client=self.client, log=self.log, progress=False, download=False,
+                                    **options) as job:
                     prepared = self.prepared.get(slot.key) or await prepare(job, slot.planned.request)
                     self.prepared[slot.key] = prepared
-                    return await send_prepared(job, prepared, job.line(), new=True, sweep_id=self.sweep_id,
-                                               repeat=slot.planned.repeat)
+                    gen = await send_prepared(job, prepared, job.line(), new=True, sweep_id=self.sweep_id,
+                                              repeat=slot.planned.repeat)
+                    await self.archive_later(job, gen)
+                    return gen
             except RateLimitError as exc:
                 self.limiter.pause(exc.retry_after)
                 slot.note = str(exc)
@@ -166,12 +172,31 @@ class Runner:
         row = slot.row or {}
         options = job_options(timeout=self.timeout, clock=self.clock, sleep=self.sleep)
         try:
-            async with open_job(client=self.client, log=self.log, progress=False, **options) as job:
-                return await follow(job, str(row["local_id"]), str(row["task_id"]), request_from_row(dict(row)),
-                                    job.line())
+            async with open_job(client=self.client, log=self.log, progress=False, download=False, **options) as job:
+                gen = await follow(job, str(row["local_id"]), str(row["task_id"]), request_from_row(dict(row)),
+                                   job.line())
+                await self.archive_later(job, gen)
+                return gen
         except SeedanceError as exc:
             slot.note = str(exc)
             return None
+
+    async def archive_later(self, job: Job, gen: Generation) -> None:
+        """Hand a finished task's video to the archive stage (fetched, checked, recorded there), so this worker
+        sends its next task meanwhile. Crun sees no more than ``concurrency`` tasks at once either way."""
+        if not gen.succeeded or gen.info is None or self.group is None or self.archive_room is None:
+            return
+        await self.archive_room.acquire()  # back-pressure: the archive never falls far behind
+        self.group.create_task(self._archive(job, gen.local_id, gen.info))
+
+    async def _archive(self, job: Job, local_id: str, info: TaskInfo) -> None:
+        try:
+            await archive_result(job, local_id, info)  # a failed download is recorded on the row; resume() retries
+        except Exception:  # one odd file never stops the sweep
+            log.exception("seedance_nb: archiving task %s failed", local_id)
+        finally:
+            if self.archive_room is not None:
+                self.archive_room.release()
 
     async def one(self, slot: Slot) -> None:
         """Run one task (budget first for a new submission) and count it."""
@@ -205,8 +230,10 @@ class Runner:
 async def run_slots(runner: Runner, slots: Sequence[Slot], concurrency: int) -> None:
     """Follow the tasks in flight, then send the new ones, ``concurrency`` at a time on one client.
 
-    Interrupted (the cell, or the task cancelled), every worker is cancelled and waited for: each task sent
-    is in the log, and ``sn.resume()`` (or running the sweep again) finishes it.
+    A task that succeeded is archived in a second stage (at most ``concurrency`` at once) while its worker
+    sends the next one. Interrupted (the cell, or the task cancelled), every worker and archiver is cancelled
+    and waited for: each task sent is in the log, and ``sn.resume()`` finishes it and archives what is missing
+    (running the sweep again follows the tasks in flight).
     """
     todo = deque([s for s in slots if s.action == "follow"] + [s for s in slots if s.action == "send"])
     for slot in slots:
@@ -218,7 +245,9 @@ async def run_slots(runner: Runner, slots: Sequence[Slot], concurrency: int) -> 
         while todo:
             await runner.one(todo.popleft())
 
+    runner.archive_room = asyncio.Semaphore(concurrency)
     with runner.limiter.attach(runner.client):
         async with asyncio.TaskGroup() as group:
+            runner.group = group
             for _ in range(min(concurrency, len(todo))):
                 group.create_task(worker())

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import pandas as pd
 import pytest
 from sim_helpers import URL, quick
 
@@ -93,3 +94,50 @@ async def test_rate_limits_slow_the_sweep_without_losing_a_task(fake_key: str, l
         assert df.status.tolist() == ["success"] * 6 and simulator.stats()["tasks_created"] == 6
         refused = int((log.df().error_code == 429).sum())
         assert refused >= 1 and took >= 1.0  # each 429 paused the sweep for Retry-After (1 s)
+
+
+async def test_a_worker_sends_its_next_task_while_the_last_video_is_archived(sim: Simulator, client: sn.Client,
+                                                                            log: sn.TaskLog,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from seedance_nb._sweep import _run
+
+    real_archive, seen = _run.archive_result, []
+
+    async def slow_archive(job: Any, local_id: str, info: Any) -> None:
+        for _ in range(100):  # hold the first video until the next task exists at Crun (at most 5 s)
+            if sim.stats()["tasks_created"] >= 2 or seen:
+                break
+            await asyncio.sleep(0.05)
+        seen.append(sim.stats()["tasks_created"])
+        await real_archive(job, local_id, info)
+
+    monkeypatch.setattr(_run, "archive_result", slow_archive)
+    async with client:
+        df = await sweep(BASE, repeats=2, concurrency=1, client=client, log=log, **QUICK)
+    assert seen[0] == 2  # the one worker had sent task 2 while task 1's video was still being fetched
+    assert df.status.tolist() == ["success", "success"] and df.video_path.str.endswith(".mp4").all()
+
+
+async def test_a_sweep_interrupted_while_archiving_leaves_the_video_to_resume(sim: Simulator, client: sn.Client,
+                                                                             log: sn.TaskLog,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from seedance_nb._sweep import _run
+
+    archiving = asyncio.Event()
+
+    async def stuck_archive(job: Any, local_id: str, info: Any) -> None:
+        archiving.set()
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(_run, "archive_result", stuck_archive)
+    async with client:
+        running = asyncio.ensure_future(sweep(BASE, concurrency=1, client=client, log=log, **QUICK))
+        await asyncio.wait_for(archiving.wait(), 10)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        row = log.df().iloc[0]
+        assert row.status == "success" and pd.isna(row.video_path)  # paid and done, the video not yet fetched
+        report = await sn.resume(client=client, log=log, progress=False)
+    assert report.video_path.iloc[0].endswith(".mp4") and log.df().video_path.iloc[0] == report.video_path.iloc[0]
+    assert sim.stats()["tasks_created"] == 1
