@@ -50,6 +50,7 @@ __all__ = ["ArchivedMedia", "archive", "clean_partial_downloads", "media_dir", "
 
 MediaKind = Literal["video", "image"]
 Progress = Callable[[int, int | None], None]
+Check = Callable[[Path, "MediaKind", "_Checks"], Awaitable[MediaProbe]]
 Sleep = Callable[[float], Awaitable[None]]
 
 _EXPIRED = frozenset({403, 404, 410})  # what a CDN answers for an expired presigned URL
@@ -193,6 +194,7 @@ async def archive(
     sleep: Sleep = asyncio.sleep,
     full_decode: bool = False,
     expect_duration_s: float | None = None,
+    check: Check | None = None,
 ) -> ArchivedMedia:
     """Download ``url`` into the archive, verify it, and return where it is and what it holds.
 
@@ -208,6 +210,8 @@ async def archive(
             damage inside the compressed pictures, which demuxing cannot see).
         expect_duration_s: the length that was asked for; a video more than 0.5 s (or 10 %) off is
             treated as a broken download.
+        check: where the downloaded file is synced to disk and checked (``_media_check.ProcessCheck``: a child
+            process); default: a worker thread.
 
     Raises:
         MediaExpiredError: the URL answered 403/404/410 (the media is gone; retrying cannot help).
@@ -231,7 +235,7 @@ async def archive(
     checks = _Checks(full_decode, expect_duration_s)
 
     async def attempt(number: int) -> ArchivedMedia:
-        return await _attempt(url, media_dir, http, kind, progress, checks)
+        return await _attempt(url, media_dir, http, kind, progress, checks, check)
 
     def wait_after(exc: Exception, number: int) -> float | None:
         if not isinstance(exc, _Retryable):
@@ -258,7 +262,8 @@ class _Checks:
 
 
 async def _attempt(
-    url: str, folder: Path, http: httpx.AsyncClient, kind: MediaKind, progress: Progress | None, checks: _Checks
+    url: str, folder: Path, http: httpx.AsyncClient, kind: MediaKind, progress: Progress | None, checks: _Checks,
+    check: Check | None = None,
 ) -> ArchivedMedia:
     # The writer's pid in the name: clean_partial_downloads() removes the leftovers of dead processes only.
     fd, name = tempfile.mkstemp(dir=folder, prefix=f"{_PART}{os.getpid()}-", suffix=suffix_for(url, kind))
@@ -268,8 +273,11 @@ async def _attempt(
             digest, size = await _download(url, http, out, progress)
             out.flush()
             # The log will point at this file: it must survive a crash. fsync and the check can take long: off
-            # the loop, in one trip to a worker thread.
-            found = await asyncio.to_thread(_sync_and_verify, out, part, kind, checks)
+            # the loop, in one trip to a worker thread (or, closed first, in the given check's process).
+            if check is None:
+                found = await asyncio.to_thread(_sync_and_verify, out, part, kind, checks)
+        if check is not None:
+            found = await check(part, kind, checks)
         final = folder / f"{digest}{suffix_for(url, kind)}"
         if final.exists() and final.stat().st_size == size:
             part.unlink()  # already archived (same bytes): leave the file readers may have open alone
@@ -282,6 +290,16 @@ async def _attempt(
 
 def _sync_and_verify(out: BinaryIO, part: Path, kind: MediaKind, checks: _Checks) -> MediaProbe:
     os.fsync(out.fileno())
+    return _verify(part, kind, checks)
+
+
+def sync_and_verify_path(part: Path, kind: MediaKind, checks: _Checks) -> MediaProbe:
+    """fsync a closed download (any descriptor flushes the file) and check it: what a checking process runs."""
+    fd = os.open(part, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     return _verify(part, kind, checks)
 
 

@@ -259,10 +259,11 @@ async def archive_result(job: Job, local_id: str, info: TaskInfo) -> None:
         return
     try:
         video = await archive(info.video_url, media_dir=media_dir, http=job.client.http, kind="video",
-                              full_decode=job.full_decode)
+                              full_decode=job.full_decode, check=job.check)
         frame = None
         if info.last_frame_url:
-            frame = await archive(info.last_frame_url, media_dir=media_dir, http=job.client.http, kind="image")
+            frame = await archive(info.last_frame_url, media_dir=media_dir, http=job.client.http, kind="image",
+                                  check=job.check)
     except MediaExpiredError as exc:
         await job.write(job.ledger.record_media_error, local_id, f"expired: {exc}")
         return

@@ -4,8 +4,9 @@ A job carries the client, the ledger (and through it the task log), the clock an
 tests run on a fake clock), the whole-job deadline, the progress setting and the update callback. The
 steps of the orchestrator take a job instead of a long list of arguments.
 
-Writes to the ledger go through ``Job.write``, which runs them in a worker thread: a durable commit
-fsyncs, and the event loop must stay free for widgets and other tasks.
+Writes to the ledger go through ``Job.write``: the SQL on the loop when the log is free (a worker thread when
+another writer holds it), and a durable commit's fsync in a worker thread, so the loop stays free for widgets
+and other tasks.
 
 Example:
     >>> import asyncio, tempfile, pathlib
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from .._answers import TaskInfo
 from .._client import Client
+from .._media import Check
 from ..notebook import ProgressLine
 from ..notebook._progress import prompt_label
 
@@ -59,6 +61,7 @@ class Job:
         full_decode: verify an archived video by decoding every frame (about 60 ms for 5 s of 720p) instead of
             checking every packet (about 7 ms; catches truncated, cut and garbled files, not every flipped bit).
         progress: show a live status line; or the ``ProgressLine`` to show it in (the form passes its own).
+        check: where downloads are synced and checked (a sweep passes its ``ProcessCheck``); default: a thread.
         clock: monotonic seconds (``time.monotonic``); a test injects a fake one.
         sleep: the coroutine that waits between polls (``asyncio.sleep``); a test injects a fake one.
     """
@@ -70,6 +73,7 @@ class Job:
     download: bool = True
     full_decode: bool = False
     progress: bool | ProgressLine = True
+    check: Check | None = None
     clock: Callable[[], float] = time.monotonic
     sleep: Sleep = asyncio.sleep
     started: float = field(init=False)
@@ -108,8 +112,24 @@ class Job:
         return ProgressLine(mode=None if self.progress else "off", label=label)
 
     async def write(self, method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run a ledger write in a worker thread: a durable commit fsyncs, which must not stall the loop."""
-        return await asyncio.to_thread(method, *args, **kwargs)
+        """Run a ledger write: on the loop when the log is free, then, for a durable one, wait for the fsync of
+        the WAL in a worker thread (one fsync serves every commit made before it); in a worker thread when
+        another writer (a kernel, a process) holds the log, so the loop never waits for a lock.
+
+        A write is a fraction of a millisecond of SQL; a trip to a thread for it costs more than that, and
+        each of its statements hands the interpreter lock back and forth with the loop.
+        """
+        from ..tasklog._db import LogBusy  # loaded with the ledger already (a job has one)
+
+        database = self.ledger.log._db
+        try:
+            with database.deferring() as owed:
+                result = method(*args, **kwargs)
+        except LogBusy:
+            return await asyncio.to_thread(method, *args, **kwargs)
+        if owed.ticket:
+            await database.synced(owed.ticket)
+        return result
 
 
 def _default_client() -> Client:

@@ -31,6 +31,7 @@ from .._generate.follow import archive_result, follow, request_from_row
 from .._generate.job import Job, open_job
 from .._generate.submit import Prepared, job_options, prepare, send_prepared
 from .._media import sha256_file
+from .._media_check import ProcessCheck
 from ..errors import RateLimitError, SeedanceError
 from ..notebook import Generation
 from ._budget import Budget
@@ -45,6 +46,8 @@ __all__ = ["RATE_LIMIT_TRIES", "Slot", "classify", "plan_keys", "run_slots"]
 
 log = logging.getLogger("seedance_nb")
 RATE_LIMIT_TRIES = 6  # a task refused with 429 is sent again after the pause, this many times in all
+# From this many tasks to run, downloads are checked in a child process (its start, about 0.3 s, pays off).
+PROCESS_CHECK_FROM = 8
 _FINAL = ("success", "failed", "rejected")
 _LATEST = "ORDER BY submitted_at DESC, local_id DESC LIMIT 1"
 
@@ -132,6 +135,7 @@ class Runner:
     prepared: dict[str, Prepared] = field(default_factory=dict)  # by request hash: one upload per request
     group: asyncio.TaskGroup | None = None  # the workers' group, where archiving runs too (set by run_slots)
     archive_room: asyncio.Semaphore | None = None  # at most `concurrency` videos fetched and checked at once
+    check: ProcessCheck | None = None  # where downloads are checked: a child process (set by run_slots)
     active: int = 0  # tasks being sent or followed right now
     peak: int = 0  # the most at once (tests check the bound)
 
@@ -147,7 +151,7 @@ class Runner:
         The request was checked when the sweep was planned; it is prepared (its local files uploaded) once
         for all its repeats.
         """
-        options = job_options(timeout=self.timeout, clock=self.clock, sleep=self.sleep)
+        options = job_options(timeout=self.timeout, clock=self.clock, sleep=self.sleep, check=self.check)
         for _ in range(RATE_LIMIT_TRIES):
             await self.limiter.wait()
             try:
@@ -170,7 +174,7 @@ class Runner:
     async def follow(self, slot: Slot) -> Generation | None:
         """Follow a task of an earlier run that is still in flight (as ``resume()`` does)."""
         row = slot.row or {}
-        options = job_options(timeout=self.timeout, clock=self.clock, sleep=self.sleep)
+        options = job_options(timeout=self.timeout, clock=self.clock, sleep=self.sleep, check=self.check)
         try:
             async with open_job(client=self.client, log=self.log, progress=False, download=False, **options) as job:
                 gen = await follow(job, str(row["local_id"]), str(row["task_id"]), request_from_row(dict(row)),
@@ -246,8 +250,13 @@ async def run_slots(runner: Runner, slots: Sequence[Slot], concurrency: int) -> 
             await runner.one(todo.popleft())
 
     runner.archive_room = asyncio.Semaphore(concurrency)
-    with runner.limiter.attach(runner.client):
-        async with asyncio.TaskGroup() as group:
-            runner.group = group
-            for _ in range(min(concurrency, len(todo))):
-                group.create_task(worker())
+    runner.check = ProcessCheck() if len(todo) >= PROCESS_CHECK_FROM else None
+    try:
+        with runner.limiter.attach(runner.client):
+            async with asyncio.TaskGroup() as group:
+                runner.group = group
+                for _ in range(min(concurrency, len(todo))):
+                    group.create_task(worker())
+    finally:
+        if runner.check is not None:
+            runner.check.close()

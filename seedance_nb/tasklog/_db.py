@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import sqlite3
@@ -29,7 +30,18 @@ from typing import Any
 from ..errors import SeedanceError
 from ._schema import ensure_schema
 
-__all__ = ["LogDatabase", "connect"]
+__all__ = ["Deferred", "LogBusy", "LogDatabase", "connect"]
+
+
+class LogBusy(Exception):
+    """Another writer holds the log: a write tried on the event loop goes to a worker thread instead."""
+
+
+class Deferred:
+    """What the writes of a ``deferring()`` block owe: the fsync of the WAL, once one of them was durable."""
+
+    def __init__(self) -> None:
+        self.ticket = 0  # the deferred durable commit this block waits for (0: none)
 
 
 def connect(path: str | os.PathLike[str], busy_timeout_s: float) -> sqlite3.Connection:
@@ -82,6 +94,9 @@ class LogDatabase:
         self._conns: list[tuple[int, sqlite3.Connection]] = []
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _close_all, self._conns, os.getpid())
+        self._commits = 0  # durable commits made without their fsync (deferring) ...
+        self._synced = 0  # ... and how many of them an fsync of the WAL covers
+        self._syncing: asyncio.Future[None] | None = None
         self.fetch("SELECT 1")  # create the file and the schema now, so errors show at once
 
     def close(self) -> None:
@@ -90,14 +105,15 @@ class LogDatabase:
             _close_all(self._conns, os.getpid())
         self._local = threading.local()
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid():
+    def _conn(self, name: str = "conn", busy_timeout_s: float | None = None) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, name, None)
+        if conn is not None and getattr(self._local, f"{name}_pid", None) == os.getpid():
             return conn
-        conn = connect(self.path, self.busy_timeout_s)
+        conn = connect(self.path, self.busy_timeout_s if busy_timeout_s is None else busy_timeout_s)
         with self._lock:
             self._conns.append((os.getpid(), conn))
-        self._local.conn, self._local.pid = conn, os.getpid()
+        setattr(self._local, name, conn)
+        setattr(self._local, f"{name}_pid", os.getpid())
         return conn
 
     @contextmanager
@@ -125,6 +141,11 @@ class LogDatabase:
         """A short write transaction; ``durable`` also fsyncs its commit (for records that guard paid tasks)."""
         # BEGIN IMMEDIATE takes the write lock up front, so a read-then-write never fails half way with
         # SQLITE_BUSY; other writers wait up to busy_timeout_s.
+        owed: Deferred | None = getattr(self._local, "deferred", None)
+        if owed is not None:
+            with self._deferred_write(owed, durable) as conn:
+                yield conn
+            return
         with self.errors():
             conn = self._conn()
             if durable:
@@ -141,3 +162,70 @@ class LogDatabase:
             finally:
                 if durable:
                     conn.execute("PRAGMA synchronous = NORMAL")
+
+    @contextmanager
+    def deferring(self) -> Iterator[Deferred]:
+        """Writes in this block (on this thread) never wait for the lock (``LogBusy`` instead: nothing was
+        written) and commit without fsync; a durable one leaves its ticket for ``synced()``.
+
+        For writes on an event loop: a transaction there takes a fraction of a millisecond, and the fsync a
+        durable one needs is then done in a worker thread, shared by every commit made before it.
+        """
+        owed = Deferred()
+        self._local.deferred = owed
+        try:
+            yield owed
+        finally:
+            self._local.deferred = None
+
+    @contextmanager
+    def _deferred_write(self, owed: Deferred, durable: bool) -> Iterator[sqlite3.Connection]:
+        with self.errors():
+            try:
+                conn = self._conn("loop_conn", busy_timeout_s=0.0)  # synchronous=NORMAL: commits are not fsync'd
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise LogBusy(str(exc)) from None
+                raise
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        if durable:
+            with self._lock:
+                self._commits += 1
+                owed.ticket = self._commits
+
+    async def synced(self, ticket: int) -> None:
+        """Wait until an fsync of the WAL covers deferred commit ``ticket``; waiters share one fsync at a time."""
+        while self._synced < ticket:
+            running = self._syncing
+            if running is None or running.done() or running.get_loop() is not asyncio.get_running_loop():
+                running = self._syncing = asyncio.ensure_future(self._sync_now())
+            await asyncio.shield(running)
+
+    async def _sync_now(self) -> None:
+        target = self._commits
+        await asyncio.to_thread(self.sync_wal)
+        self._synced = max(self._synced, target)
+
+    def sync_wal(self) -> None:
+        """fsync the write-ahead log and its folder: every commit made before this call is then on disk.
+
+        A commit at ``synchronous=NORMAL`` has written its pages into the WAL; this is the fsync that
+        ``synchronous=FULL`` would have made (the folder too, for a WAL file created since the last one).
+        """
+        wal = Path(f"{self.path}-wal")
+        try:
+            for target in (wal if wal.exists() else self.path, self.path.parent):
+                fd = os.open(target, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        except OSError as exc:
+            raise SeedanceError(f"The task log {self.path} could not be synced to disk: {exc}.") from exc

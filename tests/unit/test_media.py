@@ -337,3 +337,33 @@ def test_a_truncated_picture_is_caught(tmp_path: Path, suffix: str) -> None:
     data = whole.read_bytes()
     with pytest.raises(BrokenMedia):
         verify(damaged(tmp_path, data[: len(data) * 2 // 3], f"cut{suffix}"), kind="image")
+
+
+async def test_a_check_in_a_child_process_finds_what_the_thread_finds(mp4: bytes, tmp_path: Path) -> None:
+    from seedance_nb._media_check import ProcessCheck
+
+    with ProcessCheck() as check:
+        here = await run(Server(serve(mp4)), tmp_path / "thread")
+        there = await run(Server(serve(mp4)), tmp_path / "child", check=check)
+        assert there.probe == here.probe and there.sha256 == here.sha256
+        server, sleeps = Server(serve(mp4[: len(mp4) // 2])), Sleeps()  # a cut download: caught there too
+        with pytest.raises(MediaError, match="decode cleanly"):
+            await run(server, tmp_path / "cut", sleep=sleeps, attempts=2, check=check)
+        assert len(server.requests) == 2 and leftovers(tmp_path / "cut") == []
+
+
+async def test_a_checking_process_that_dies_costs_one_attempt_not_the_kernel(mp4: bytes, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from seedance_nb._media_check import ProcessCheck
+
+    with ProcessCheck() as check:
+        await run(Server(serve(mp4)), tmp_path / "first", check=check)
+        pool = check._executor()
+        for pid in list(pool._processes):  # type: ignore[attr-defined]  # as FFmpeg crashing would
+            os.kill(pid, signal.SIGKILL)
+        await asyncio.sleep(0.5)
+        sleeps = Sleeps()
+        clip = await run(Server(serve(mp4)), tmp_path / "second", sleep=sleeps, check=check)
+    assert clip.sha256 == hashlib.sha256(mp4).hexdigest() and len(sleeps.calls) <= 1  # a new child checked it
