@@ -76,6 +76,18 @@ def _open(path: str | os.PathLike[str], busy_timeout_s: float) -> sqlite3.Connec
     return conn
 
 
+@contextmanager
+def _committed(conn: sqlite3.Connection) -> Iterator[None]:
+    """The body of an open transaction: COMMIT after it, ROLLBACK if it raised."""
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def _close_all(conns: list[tuple[int, sqlite3.Connection]], pid: int) -> None:
     # A forked child must not close its parent's SQLite handles (that would drop the parent's locks).
     for owner, conn in conns:
@@ -152,13 +164,8 @@ class LogDatabase:
                 conn.execute("PRAGMA synchronous = FULL")
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                try:
+                with _committed(conn):
                     yield conn
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
             finally:
                 if durable:
                     conn.execute("PRAGMA synchronous = NORMAL")
@@ -188,13 +195,8 @@ class LogDatabase:
                 if "locked" in str(exc) or "busy" in str(exc):
                     raise LogBusy(str(exc)) from None
                 raise
-            try:
+            with _committed(conn):
                 yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
         if durable:
             with self._lock:
                 self._commits += 1
