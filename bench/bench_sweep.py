@@ -9,11 +9,13 @@ client's own work. Rounds alternate floor and sweep, each in a fresh process wit
 * **floor on seedance_nb's backend**: the same loop with ``AsyncioBackend`` under its httpx (what the transport
   alone gains, so the sweep's own overhead over an equally fast loop is in the figures too).
 * **sweep**: ``sn.sweep(base, repeats=N, concurrency=C)`` — validation, one EstimateTask for the shape, the
-  write-ahead task log (fsync'd), CreateTask once, polling, download, verification and the archive.
+  write-ahead task log (fsync'd), CreateTask once, polling, download, verification (in a child process) and the
+  archive.
 
 Printed: the median wall time of each over ``--rounds`` rounds and their ratio (target ≤ 1.5×, aim 1.2×), tasks
 per second, TaskInfo requests per task, the peak memory of the sweep's process (target ≤ 300 MB at 1,000
-tasks) and the simulator's CPU time as a share of the floor's wall time. Nothing is hard-coded.
+tasks) and of the child process that checks its downloads, and the simulator's CPU time as a share of the
+floor's wall time. Nothing is hard-coded.
 
     python bench/bench_sweep.py                   # 1,000 tasks, concurrency 16, 3 rounds
     python bench/bench_sweep.py --tasks 200 --rounds 1
@@ -125,6 +127,7 @@ def _child(kind: str, base_url: str, key: str, tasks: int, concurrency: int, out
     else:
         result = asyncio.run(_sweep(base_url, key, tasks, concurrency))
     result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["child_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the checking process
     out.put(result)
 
 
@@ -187,7 +190,8 @@ def _print(rounds: dict[str, list[dict[str, float]]], tasks: int, concurrency: i
     for label, key in (("floor (bare httpx)", "floor"), ("floor, our backend", "floor-asyncio"), ("sn.sweep", "sweep")):
         wall = median(key, "wall")
         print(f"  {label:<18} {wall:7.2f} s  {tasks / wall:7.1f} tasks/s  "
-              f"{median(key, 'taskinfo') / tasks:5.2f} TaskInfo/task  peak {median(key, 'peak_mb'):6.0f} MB")
+              f"{median(key, 'taskinfo') / tasks:5.2f} TaskInfo/task  peak {median(key, 'peak_mb'):6.0f} MB"
+              + (f" (+ {median(key, 'child_mb'):.0f} MB in its checking process)" if key == "sweep" else ""))
     print(f"  sweep / floor: {sweep / floor:.2f}x (target <= 1.5x, aim 1.2x)")
     print(f"  sweep / floor on the same network backend: {sweep / lean:.2f}x (the toolkit's own work); "
           f"the backend alone: floor {floor / lean:.2f}x faster")
