@@ -259,4 +259,4 @@ async def run_slots(runner: Runner, slots: Sequence[Slot], concurrency: int) -> 
                     group.create_task(worker())
     finally:
         if runner.check is not None:
-            runner.check.close()
+            await runner.check.aclose()
