@@ -10,7 +10,8 @@ It is a plain subprocess, not ``multiprocessing``. That way nothing re-imports t
 script without an ``if __name__ == "__main__"`` guard is never run twice, and no helper processes outlive
 it. The child exits when its stdin closes, which includes its parent being killed. A child that dies while
 checking a file (FFmpeg crashing on a hostile file) costs that file one attempt, and the next check starts a
-new child. The kernel is never taken down.
+new child. The kernel is never taken down. Where the loop cannot start a subprocess (Windows' selector loop,
+which Jupyter uses there), the checks run in a worker thread as in a single ``generate()``.
 
 Example:
     >>> import asyncio, subprocess, tempfile
@@ -57,6 +58,7 @@ class ProcessCheck:
     def __init__(self) -> None:
         self._child: asyncio.subprocess.Process | None = None
         self._turn: asyncio.Lock | None = None  # one request on the pipe at a time
+        self._unavailable = False  # no subprocess on this loop (Windows' selector loop): checks use a thread
 
     async def _started(self) -> asyncio.subprocess.Process:
         if self._child is None or self._child.returncode is not None:
@@ -73,7 +75,13 @@ class ProcessCheck:
             self._turn = asyncio.Lock()
         request = {"path": str(part), "kind": kind, "full": checks.full_decode, "expect": checks.expect_duration_s}
         async with self._turn:
-            child = await self._started()
+            try:
+                child = None if self._unavailable else await self._started()
+            except (NotImplementedError, OSError):
+                self._unavailable = True
+                child = None
+            if child is None:
+                return await asyncio.to_thread(sync_and_verify_path, part, kind, checks)
             assert child.stdin is not None and child.stdout is not None
             try:
                 child.stdin.write(json.dumps(request).encode() + b"\n")

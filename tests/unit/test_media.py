@@ -369,3 +369,18 @@ async def test_a_checking_process_that_dies_costs_one_attempt_not_the_kernel(mp4
         assert clip.sha256 == hashlib.sha256(mp4).hexdigest() and check._child is not child  # a new child
     finally:
         await check.aclose()
+
+
+async def test_where_no_subprocess_can_start_the_check_runs_in_a_thread(mp4: bytes, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from seedance_nb import _media_check
+    from seedance_nb._media_check import ProcessCheck
+
+    async def no_subprocess(*args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError  # what Windows' selector event loop says
+
+    monkeypatch.setattr(_media_check.asyncio, "create_subprocess_exec", no_subprocess)
+    check = ProcessCheck()
+    clip = await run(Server(serve(mp4)), tmp_path, check=check)
+    assert clip.sha256 == hashlib.sha256(mp4).hexdigest() and check._child is None and check._unavailable
+    await check.aclose()
