@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from sim_helpers import ticking
 
 import seedance_nb as sn
 from seedance_nb._generate.job import open_job
@@ -43,22 +44,12 @@ async def test_a_write_waits_in_a_thread_while_another_writer_holds_the_log(tmp_
     log = sn.TaskLog(tmp_path / "tasks.sqlite")
     holder = sqlite3.connect(tmp_path / "tasks.sqlite", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another kernel in the middle of a write
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.02)
-            ticks += 1
-
-    beat = asyncio.ensure_future(ticker())
     asyncio.get_running_loop().call_later(0.5, holder.execute, "COMMIT")
     try:
-        async with sn.Client(api_key=KEY, base_url=NOWHERE) as client, \
-            open_job(client=client, log=log, progress=False) as job:
+        async with ticking(0.02) as ticks, sn.Client(api_key=KEY, base_url=NOWHERE) as client, \
+                open_job(client=client, log=log, progress=False) as job:
             local_id = await job.write(job.ledger.begin, PAYLOAD, "h1")
     finally:
-        beat.cancel()
         holder.close()
     assert log.get(local_id)["status"] == "submitting"
-    assert ticks >= 10  # the loop kept running while the write waited for the lock
+    assert ticks.count >= 10  # the loop kept running while the write waited for the lock

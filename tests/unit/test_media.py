@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import subprocess
 import time
@@ -12,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sim_helpers import ticking
 
 import seedance_nb._media as media_module
 from seedance_nb._media import ArchivedMedia, archive, media_dir, sha256_file, suffix_for
@@ -199,20 +199,9 @@ async def test_verification_does_not_block_the_event_loop(mp4: bytes, tmp_path: 
         return verify(path, **options)
 
     monkeypatch.setattr(media_module, "verify", slow_verify)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.005)
-            ticks += 1
-
-    task = asyncio.create_task(ticker())
-    try:
+    async with ticking(0.005) as ticks:
         await run(Server(serve(mp4)), tmp_path)
-    finally:
-        task.cancel()
-    assert ticks >= 3
+    assert ticks.count >= 3
 
 
 async def test_a_file_system_error_becomes_a_media_error(mp4: bytes, tmp_path: Path) -> None:
