@@ -295,7 +295,7 @@ def _sync_and_verify(out: BinaryIO, part: Path, kind: MediaKind, checks: _Checks
 
 def sync_and_verify_path(part: Path, kind: MediaKind, checks: _Checks) -> MediaProbe:
     """fsync a closed download (any descriptor flushes the file) and check it: what a checking process runs."""
-    fd = os.open(part, os.O_RDONLY)
+    fd = os.open(part, os.O_RDWR)  # read-write: Windows flushes only a handle that may write
     try:
         os.fsync(fd)
     finally:

@@ -222,9 +222,13 @@ class LogDatabase:
         ``synchronous=FULL`` would have made (the folder too, for a WAL file created since the last one).
         """
         wal = Path(f"{self.path}-wal")
+        # Read-write: Windows flushes only a handle that may write. A folder can be synced on POSIX only.
+        targets = [(wal if wal.exists() else self.path, os.O_RDWR)]
+        if os.name == "posix":
+            targets.append((self.path.parent, os.O_RDONLY))
         try:
-            for target in (wal if wal.exists() else self.path, self.path.parent):
-                fd = os.open(target, os.O_RDONLY)
+            for target, mode in targets:
+                fd = os.open(target, mode)
                 try:
                     os.fsync(fd)
                 finally:
