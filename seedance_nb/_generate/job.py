@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # the task log loads pandas: imported when a job opens, so `i
     from ..tasklog import TaskLog
     from ..tasklog._ledger import Ledger
 
-__all__ = ["DEFAULT_TIMEOUT_S", "Job", "OnUpdate", "ledger_for", "open_job"]
+__all__ = ["DEFAULT_TIMEOUT_S", "Job", "OnUpdate", "client_and_log", "default_log", "ledger_for", "open_job"]
 
 DEFAULT_TIMEOUT_S = 30 * 60.0
 OnUpdate = Callable[[TaskInfo], Any]
@@ -134,6 +134,29 @@ class Job:
 
 def _default_client() -> Client:
     return Client()
+
+
+def default_log() -> TaskLog:
+    """``$SEEDANCE_NB_HOME/tasks.sqlite``; loads pandas the first time: build it in a worker thread."""
+    from ..tasklog import TaskLog
+
+    return TaskLog()
+
+
+@asynccontextmanager
+async def client_and_log(client: Client | None, log: TaskLog | None) -> AsyncIterator[tuple[Client, TaskLog]]:
+    """The given client and log, or defaults built here (in worker threads) and closed when the block ends."""
+    client_ = client if client is not None else await asyncio.to_thread(_default_client)
+    try:
+        log_ = log if log is not None else await asyncio.to_thread(default_log)
+        try:
+            yield client_, log_
+        finally:
+            if log is None:
+                await asyncio.to_thread(log_.close)
+    finally:
+        if client is None:
+            await client_.aclose()
 
 
 def ledger_for(log: TaskLog | None) -> Ledger:

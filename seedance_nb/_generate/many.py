@@ -22,7 +22,7 @@ from .._models import R2VRequest
 from ..errors import Problem, ValidationError, safe_text
 from ..notebook import Failed, Generations, ProgressLine
 from ..notebook._grid import Item
-from .job import OnUpdate
+from .job import OnUpdate, client_and_log
 from .submit import generate
 
 if TYPE_CHECKING:
@@ -77,40 +77,24 @@ async def generate_many(requests: Iterable[R2VRequest | Mapping[str, Any]], /, *
         raise ValidationError([Problem("concurrency", concurrency, "must be a whole number of at least 1",
                                        "Use concurrency=4, say.")])
     batch = _Batch(built, ProgressLine(mode=None if progress else "off"), options.get("clock") or time.monotonic)
-    own_client, own_log = client is None, log is None
-    client_ = client if client is not None else await asyncio.to_thread(Client)
-    try:
-        log_ = log if log is not None else await asyncio.to_thread(_default_log)
-        try:
-            gate = asyncio.Semaphore(concurrency)
+    async with client_and_log(client, log) as (client_, log_):
+        gate = asyncio.Semaphore(concurrency)
 
-            async def one(index: int, request: R2VRequest) -> None:
-                async with gate:
-                    batch.set(index, "submitting")
-                    try:
-                        gen: Item = await generate(request, client=client_, log=log_, progress=False,
-                                                   on_update=batch.hook(index, on_update), **options)
-                    except Exception as exc:  # this task's outcome, not the batch's: the others go on
-                        gen = Failed(request, exc)
-                    batch.done(index, gen)
+        async def one(index: int, request: R2VRequest) -> None:
+            async with gate:
+                batch.set(index, "submitting")
+                try:
+                    gen: Item = await generate(request, client=client_, log=log_, progress=False,
+                                               on_update=batch.hook(index, on_update), **options)
+                except Exception as exc:  # this task's outcome, not the batch's: the others go on
+                    gen = Failed(request, exc)
+                batch.done(index, gen)
 
-            async with asyncio.TaskGroup() as group:  # a cancelled cell cancels every run, and waits for them
-                for index, item in enumerate(built):
-                    if isinstance(item, R2VRequest):
-                        group.create_task(one(index, item))
-        finally:
-            if own_log:
-                await asyncio.to_thread(log_.close)
-    finally:
-        if own_client:
-            await client_.aclose()
+        async with asyncio.TaskGroup() as group:  # a cancelled cell cancels every run, and waits for them
+            for index, item in enumerate(built):
+                if isinstance(item, R2VRequest):
+                    group.create_task(one(index, item))
     return batch.finish()
-
-
-def _default_log() -> TaskLog:
-    from ..tasklog import TaskLog  # loads pandas: built in a worker thread
-
-    return TaskLog()
 
 
 def _build(requests: Iterable[R2VRequest | Mapping[str, Any]], shared: Mapping[str, Any]) -> list[Item | R2VRequest]:

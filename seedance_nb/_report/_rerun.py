@@ -23,6 +23,7 @@ import pandas as pd
 
 from .._client import Client
 from .._generate.follow import request_from_row
+from .._generate.job import default_log
 from .._generate.submit import generate
 from .._models import R2VRequest
 from ..errors import BudgetExceededError, Problem, ValidationError
@@ -181,7 +182,7 @@ async def rerun(manifest_path: str | os.PathLike[str], *, client: Client | None 
 async def _run(plan: list[tuple[dict[str, Any], R2VRequest]], sweep_id: str, client: Client, log: TaskLog | None,
                concurrency: int, total: float, progress: bool, options: dict[str, Any]) -> pd.DataFrame:
     own_log = log is None
-    log_ = log if log is not None else await asyncio.to_thread(_default_log)
+    log_ = log if log is not None else await asyncio.to_thread(default_log)
     try:
         await _send(plan, sweep_id, client, log_, concurrency, options)
         frame = await asyncio.to_thread(log_.df)
@@ -195,9 +196,3 @@ async def _run(plan: list[tuple[dict[str, Any], R2VRequest]], sweep_id: str, cli
         print(f"rerun {sweep_id}: " + ", ".join(f"{n} {s}" for s, n in counts.items())
               + f"; {rows['credits'].sum():g} credits charged")
     return rows
-
-
-def _default_log() -> TaskLog:
-    from ..tasklog import TaskLog  # loads pandas' readers: built in a worker thread
-
-    return TaskLog()

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._client import Client
-from .._generate.job import DEFAULT_TIMEOUT_S
+from .._generate.job import DEFAULT_TIMEOUT_S, client_and_log
 from .._generate.sync import run_sync
 from .._models import R2VRequest
 from ..errors import Problem, ValidationError, safe_text
@@ -101,33 +101,23 @@ async def sweep(base: Base, grid: Grid | None = None, prompts: Sequence[str] | s
     await asyncio.to_thread(check_plan, plan)  # local files are probed with ffmpeg
     sid = sweep_id if sweep_id is not None else sweep_id_of(base, grid, prompts, repeats)
     keys = await asyncio.to_thread(plan_keys, plan)
-    own_client, own_log = client is None, log is None
-    client_ = client if client is not None else await asyncio.to_thread(Client)
-    try:
-        log_ = log if log is not None else await asyncio.to_thread(_default_log)
+    async with client_and_log(client, log) as (client_, log_):
+        by_shape, prices = await price_plan(client_, plan)
+        slots = classify(plan, keys, prices, await asyncio.to_thread(_rows, log_, sid), retry_failed)
+        budget = _budget(slots, max_credits)
+        if dry_run:
+            return plan_frame(slots, sid)
+        check_cap(sum(s.estimate for s in slots if s.action == "send"), max_credits, spent=budget.committed,
+                  tasks=sum(s.action == "send" for s in slots))
+        priced = copy.copy(client_)  # the same connection; generate() asks it for the sweep's estimates
+        vars(priced)["estimate"] = priced_estimate(by_shape, client_.estimate)
+        bar = SweepBar(len(slots), enabled=progress, desc=sid)
+        runner = Runner(priced, log_, sid, budget, SharedLimiter(clock, sleep), bar, timeout, clock, sleep)
         try:
-            by_shape, prices = await price_plan(client_, plan)
-            slots = classify(plan, keys, prices, await asyncio.to_thread(_rows, log_, sid), retry_failed)
-            budget = _budget(slots, max_credits)
-            if dry_run:
-                return plan_frame(slots, sid)
-            check_cap(sum(s.estimate for s in slots if s.action == "send"), max_credits, spent=budget.committed,
-                      tasks=sum(s.action == "send" for s in slots))
-            priced = copy.copy(client_)  # the same connection; generate() asks it for the sweep's estimates
-            vars(priced)["estimate"] = priced_estimate(by_shape, client_.estimate)
-            bar = SweepBar(len(slots), enabled=progress, desc=sid)
-            runner = Runner(priced, log_, sid, budget, SharedLimiter(clock, sleep), bar, timeout, clock, sleep)
-            try:
-                await run_slots(runner, slots, concurrency)
-            finally:
-                bar.close()
-            return result_frame(await asyncio.to_thread(log_.df), slots, sid)
+            await run_slots(runner, slots, concurrency)
         finally:
-            if own_log:
-                await asyncio.to_thread(log_.close)
-    finally:
-        if own_client:
-            await client_.aclose()
+            bar.close()
+        return result_frame(await asyncio.to_thread(log_.df), slots, sid)
 
 
 def sweep_sync(base: Base, grid: Grid | None = None, prompts: Sequence[str] | str | None = None,
@@ -157,12 +147,6 @@ def _check_options(concurrency: Any, max_credits: Any) -> None:
                                 "Use max_credits=500, say."))
     if problems:
         raise ValidationError(problems)
-
-
-def _default_log() -> TaskLog:
-    from ..tasklog import TaskLog  # loads pandas: built in a worker thread
-
-    return TaskLog()
 
 
 def _rows(log: TaskLog, sweep_id: str) -> list[dict[str, Any]]:
